@@ -1,0 +1,711 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * connstate's kernel side: reports facts about the TCP connections that the
+ * target processes accepted (accepted, read N bytes starting with these,
+ * wrote, closed, TCP state changed). It decides nothing about HTTP.
+ *
+ * Only tracepoints: kprobes and fentry are not available everywhere we run.
+ * Every syscall program checks the caller's tgid against "targets" before
+ * any other work, because attaching a syscall tracepoint makes every
+ * syscall on the host run it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "connstate.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define MSG_PEEK 2
+#define EAGAIN 11
+#define TCP_ESTABLISHED 1
+#define TCP_CLOSE_WAIT 8
+
+/* iovecs walked per readv/writev/recvmsg/sendmsg; the rest is counted. */
+#define CS_MAX_IOV 8
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct conn {
+	__u32 tgid;
+	__u32 lost;
+};
+
+enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE };
+
+/* Arguments saved at sys_enter for the matching sys_exit of one thread. */
+struct stash {
+	__u64 sk;
+	__u64 ptr; /* buffer, iovec array or msghdr in user memory */
+	__u64 cnt; /* iovec count for K_IOV */
+	__u32 fd;
+	__u8 kind;
+	__u8 dir; /* CS_EV_READ or CS_EV_WRITE */
+};
+
+/* An event being assembled: room for a full head copied at any offset
+ * below CS_HEAD_CAP, which keeps the verifier's bounds simple. */
+struct scratch {
+	struct cs_event e;
+	__u8 data[2 * CS_HEAD_CAP + CS_TAIL_CAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by the loader */
+	__type(key, __u64);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+/* Ports the targets listen on: a socket of a target with one of these as
+ * its local port was accepted before we attached, and is adopted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} listen_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct stash);
+} stashes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratches SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by the loader */
+} events SEC(".maps");
+
+/* Before 6.13 (commit 90ee6ed776c0 "fs: port files to file_ref") */
+struct file___old {
+	atomic_long_t f_count;
+};
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline struct file *fd_to_file(__u32 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+static __always_inline struct sock *file_to_sock(struct file *file)
+{
+	struct socket *sock;
+
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline bool is_inet_tcp(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	return (family == AF_INET || family == AF_INET6) &&
+	       BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratches, &zero);
+}
+
+static __always_inline void fill_addrs(struct cs_event *e, struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	e->local.family = family;
+	e->remote.family = family;
+	e->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memcpy(e->local.addr, &l, 4);
+		__builtin_memcpy(e->remote.addr, &r, 4);
+	} else {
+		bpf_core_read(e->local.addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->remote.addr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* Start an event in the per-CPU scratch; NULL only if the map is broken. */
+static __always_inline struct scratch *event_begin(__u16 type, __u64 sk, __u32 tgid)
+{
+	struct scratch *s = scratch_get();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!s)
+		return NULL;
+	__builtin_memset(&s->e, 0, sizeof(s->e));
+	s->e.ts_ns = bpf_ktime_get_ns();
+	s->e.type = type;
+	s->e.sk = sk;
+	s->e.tgid = tgid;
+	s->e.tid = (__u32)id;
+	return s;
+}
+
+static __always_inline void event_submit(struct scratch *s, struct conn *c)
+{
+	__u64 len = (__u64)s->e.head_len + s->e.tail_len;
+
+	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
+		len = CS_HEAD_CAP + CS_TAIL_CAP;
+	if (c)
+		s->e.lost = c->lost;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len, 0)) {
+		stat_inc(CS_STAT_LOST_EVENTS);
+		if (c)
+			__sync_fetch_and_add(&c->lost, 1);
+		return;
+	}
+	stat_inc(CS_STAT_EVENTS);
+}
+
+/* Track a new connection of tgid; emits ACCEPT or ADOPT with its addresses. */
+static __always_inline struct conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
+{
+	__u64 key = (__u64)sk;
+	struct conn c = { .tgid = tgid };
+	struct conn *cp;
+	struct scratch *s;
+
+	if (bpf_map_update_elem(&conns, &key, &c, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&conns, &key)) {
+		stat_inc(CS_STAT_CONN_MAP_FULL);
+		return NULL;
+	}
+	cp = bpf_map_lookup_elem(&conns, &key);
+	s = event_begin(type, key, tgid);
+	if (!s)
+		return cp;
+	s->e.fd = fd;
+	fill_addrs(&s->e, sk);
+	event_submit(s, cp);
+	return cp;
+}
+
+/*
+ * A socket the targets use that we do not track yet: adopt it if it is a
+ * TCP connection on a port they listen on (accepted before we attached).
+ */
+static __always_inline struct conn *conn_adopt(struct sock *sk, __u32 tgid, __u32 fd)
+{
+	__u16 port;
+	__u8 state;
+
+	if (!is_inet_tcp(sk))
+		return NULL;
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (!bpf_map_lookup_elem(&listen_ports, &port))
+		return NULL;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+		return NULL;
+	return conn_add(sk, tgid, fd, CS_EV_ADOPT);
+}
+
+static __always_inline int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	long fd = ctx->ret;
+	struct sock *sk;
+
+	if (!is_target(tgid) || fd < 0)
+		return 0;
+	sk = file_to_sock(fd_to_file(fd));
+	if (!sk || !is_inet_tcp(sk))
+		return 0;
+	conn_add(sk, tgid, fd, CS_EV_ACCEPT);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx);
+}
+
+/* Save a syscall's arguments if fd is a tracked connection of a target. */
+static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct stash st = {};
+	struct sock *sk;
+	__u64 key;
+
+	if (!is_target(tgid))
+		return 0;
+	sk = file_to_sock(fd_to_file(fd));
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	if (!bpf_map_lookup_elem(&conns, &key) && !conn_adopt(sk, tgid, fd))
+		return 0;
+	st.sk = key;
+	st.ptr = ptr;
+	st.cnt = cnt;
+	st.fd = fd;
+	st.kind = kind;
+	st.dir = dir;
+	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
+		stat_inc(CS_STAT_STASH_FULL);
+	return 0;
+}
+
+/* v & mask where v <= mask already: the mask shows the verifier the bound,
+ * and the empty asm keeps the compiler from dropping it. */
+static __always_inline __u32 bounded(__u32 v, __u32 mask)
+{
+	asm volatile("" : "+r"(v));
+	return v & mask;
+}
+
+/* min(v, max), done after an empty asm so the compiler keeps the check the
+ * verifier needs even where it can prove it redundant. */
+static __always_inline __u32 clamped(__u64 v, __u32 max)
+{
+	asm volatile("" : "+r"(v));
+	return v > max ? max : v;
+}
+
+/* Copy up to CS_HEAD_CAP bytes of a flat buffer, and its tail if longer. */
+static __always_inline void copy_buf(struct scratch *s, __u64 buf, __u64 len)
+{
+	__u32 n = len > CS_HEAD_CAP ? CS_HEAD_CAP : len;
+
+	if (bpf_probe_read_user(s->data, n, (void *)buf))
+		return;
+	s->e.head_len = n;
+	if (len > CS_HEAD_CAP &&
+	    !bpf_probe_read_user(s->data + CS_HEAD_CAP, CS_TAIL_CAP, (void *)(buf + len - CS_TAIL_CAP)))
+		s->e.tail_len = CS_TAIL_CAP;
+}
+
+/* Copy the first bytes of the first iovecs, and the last bytes of the
+ * iovec holding the payload's last byte when the payload is long. */
+static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, __u64 len)
+{
+	struct iovec iov;
+	__u64 left = len, n;
+	__u32 off = 0, take, t;
+	bool gap = false;
+	int i;
+
+	for (i = 0; i < CS_MAX_IOV; i++) {
+		if (i >= cnt || !left)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iovp + i * sizeof(iov))))
+			break;
+		n = iov.iov_len < left ? iov.iov_len : left;
+		if (off < CS_HEAD_CAP && !gap) {
+			take = clamped(n > CS_HEAD_CAP - off ? CS_HEAD_CAP - off : n, CS_HEAD_CAP);
+			if (bpf_probe_read_user(s->data + bounded(off, CS_HEAD_CAP - 1), take,
+						iov.iov_base))
+				gap = true;
+			else
+				off += take;
+		}
+		left -= n;
+		if (!left && len > CS_HEAD_CAP) {
+			t = n > CS_TAIL_CAP ? CS_TAIL_CAP : n;
+			if (!bpf_probe_read_user(s->data + bounded(off, 2 * CS_HEAD_CAP - 1), t,
+						 iov.iov_base + n - t))
+				s->e.tail_len = t;
+		}
+	}
+	s->e.head_len = off;
+	if (left)
+		s->e.flags |= CS_F_TRUNC_IOV;
+}
+
+static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	long ret = ctx->ret;
+	struct stash *sp, st;
+	struct user_msghdr msg;
+	struct scratch *s;
+	struct conn *c;
+
+	sp = bpf_map_lookup_elem(&stashes, &id);
+	if (!sp)
+		return 0;
+	st = *sp;
+	bpf_map_delete_elem(&stashes, &id);
+	/* Would-block says nothing about the connection; a zero write neither. */
+	if (ret == -EAGAIN || (ret == 0 && st.dir == CS_EV_WRITE))
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &st.sk);
+	if (!c)
+		return 0;
+	s = event_begin(st.dir, st.sk, id >> 32);
+	if (!s)
+		return 0;
+	s->e.ret = ret;
+	s->e.fd = st.fd;
+	if (ret > 0) {
+		switch (st.kind) {
+		case K_BUF:
+			copy_buf(s, st.ptr, ret);
+			break;
+		case K_IOV:
+			copy_iov(s, st.ptr, st.cnt, ret);
+			break;
+		case K_MSG:
+			if (!bpf_probe_read_user(&msg, sizeof(msg), (void *)st.ptr))
+				copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, ret);
+			break;
+		case K_SENDFILE:
+			s->e.flags |= CS_F_SENDFILE;
+			break;
+		}
+	}
+	event_submit(s, c);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int tp_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, K_BUF, CS_EV_READ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int tp_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], K_IOV, CS_EV_READ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
+	return io_enter(ctx->args[0], ctx->args[1], 0, K_BUF, CS_EV_READ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & MSG_PEEK)
+		return 0;
+	return io_enter(ctx->args[0], ctx->args[1], 0, K_MSG, CS_EV_READ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int tp_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, K_BUF, CS_EV_WRITE);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int tp_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], K_IOV, CS_EV_WRITE);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int tp_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, K_BUF, CS_EV_WRITE);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int tp_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, K_MSG, CS_EV_WRITE);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], 0, 0, K_SENDFILE, CS_EV_WRITE);
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int tp_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_readv")
+int tp_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_write")
+int tp_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_writev")
+int tp_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int tp_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx);
+}
+
+/* True if closing this descriptor drops the file's last reference: a
+ * forked child or a dup keeps the connection open. */
+static __always_inline bool file_last_ref(struct file *file)
+{
+	long cnt;
+
+	if (bpf_core_field_exists(file->f_ref)) {
+		/* file_ref_t counts from 0 for one reference */
+		cnt = BPF_CORE_READ(file, f_ref.refcnt.counter);
+		return cnt == 0;
+	}
+	cnt = BPF_CORE_READ((struct file___old *)file, f_count.counter);
+	return cnt == 1;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stash st = {};
+	struct file *file;
+	struct sock *sk;
+	__u64 key;
+
+	if (!is_target(id >> 32))
+		return 0;
+	file = fd_to_file(ctx->args[0]);
+	sk = file_to_sock(file);
+	if (!sk)
+		return 0;
+	key = (__u64)sk;
+	if (!bpf_map_lookup_elem(&conns, &key) || !file_last_ref(file))
+		return 0;
+	st.sk = key;
+	st.fd = ctx->args[0];
+	st.kind = K_CLOSE;
+	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
+		stat_inc(CS_STAT_STASH_FULL);
+	return 0;
+}
+
+/* Reported at exit so that the state change close() causes comes first. */
+SEC("tracepoint/syscalls/sys_exit_close")
+int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stash *sp;
+	struct scratch *s;
+	struct conn *c;
+	__u64 key;
+
+	sp = bpf_map_lookup_elem(&stashes, &id);
+	if (!sp)
+		return 0;
+	key = sp->sk;
+	s = event_begin(CS_EV_CLOSE, key, id >> 32);
+	if (s) {
+		s->e.fd = sp->fd;
+		s->e.ret = ctx->ret;
+		c = bpf_map_lookup_elem(&conns, &key);
+		event_submit(s, c);
+	}
+	bpf_map_delete_elem(&stashes, &id);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_shutdown")
+int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct scratch *s;
+	struct conn *c;
+	struct sock *sk;
+	__u64 key;
+
+	if (!is_target(tgid))
+		return 0;
+	sk = file_to_sock(fd_to_file(ctx->args[0]));
+	key = (__u64)sk;
+	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	if (!c)
+		return 0;
+	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
+	if (!s)
+		return 0;
+	s->e.fd = ctx->args[0];
+	s->e.ret = ctx->args[1];
+	event_submit(s, c);
+	return 0;
+}
+
+/* Runs in softirq for any socket on the host: the pid here means nothing. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	struct scratch *s;
+	struct conn *c;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
+	if (!s)
+		return 0;
+	s->e.tcp_old = ctx->oldstate;
+	s->e.tcp_new = ctx->newstate;
+	event_submit(s, c);
+	return 0;
+}
+
+/* The socket is freed: a connection whose close we did not see ends here. */
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	struct scratch *s;
+	struct conn *c;
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	s = event_begin(CS_EV_DESTROY, key, c->tgid);
+	if (s)
+		event_submit(s, c);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* A target's new process (not a new thread) becomes a target too. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tp_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+	struct scratch *s;
+
+	if (ptgid == ctgid || !is_target(ptgid))
+		return 0;
+	bpf_map_update_elem(&targets, &ctgid, &one, BPF_ANY);
+	s = event_begin(CS_EV_PROC_FORK, 0, ctgid);
+	if (s) {
+		s->e.fd = ptgid;
+		event_submit(s, NULL);
+	}
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct scratch *s;
+	bool dead;
+
+	if (bpf_core_field_exists(ctx->group_dead))
+		dead = BPF_CORE_READ(ctx, group_dead);
+	else
+		dead = (__u32)id == tgid;
+	if (!dead || !is_target(tgid))
+		return 0;
+	bpf_map_delete_elem(&targets, &tgid);
+	s = event_begin(CS_EV_PROC_EXIT, 0, tgid);
+	if (s)
+		event_submit(s, NULL);
+	return 0;
+}

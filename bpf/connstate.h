@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The event ABI shared by bpf/connstate.bpf.c and user/. Fixed-width types
+ * only: this header includes neither vmlinux.h nor libc.
+ *
+ * The kernel side reports facts about the sockets of the target processes;
+ * the user side decides HTTP states from them.
+ */
+#ifndef CONNSTATE_H
+#define CONNSTATE_H
+
+/* Bytes of a read or write copied from its start; the rest is counted only. */
+#define CS_HEAD_CAP 4096
+/* Bytes copied from the end of a write larger than CS_HEAD_CAP: enough to
+ * see a chunked body's terminator without copying the body. */
+#define CS_TAIL_CAP 64
+/* Event size classes: one reservation per class keeps ring space for small
+ * events small without a second copy through a scratch buffer. */
+#define CS_SMALL_CAP 256
+
+enum cs_event_type {
+	CS_EV_ACCEPT = 1, /* accept/accept4 returned a TCP connection */
+	CS_EV_ADOPT,	  /* first sight of a connection that predates attach */
+	CS_EV_READ,	  /* read-like syscall returned >= 0 or an error */
+	CS_EV_WRITE,	  /* write-like syscall returned > 0 or an error */
+	CS_EV_CLOSE,	  /* the last descriptor of the socket was closed */
+	CS_EV_SHUTDOWN,	  /* shutdown(2); ret holds how */
+	CS_EV_TCP_STATE,  /* inet_sock_set_state; old/new in tcp_old/tcp_new */
+	CS_EV_DESTROY,	  /* tcp_destroy_sock: the socket is gone */
+	CS_EV_PROC_FORK,  /* a target forked: tgid is the child, fd the parent */
+	CS_EV_PROC_EXIT,  /* a target process exited */
+};
+
+enum cs_event_flags {
+	CS_F_SENDFILE = 1 << 0, /* payload came from a file: nothing copied */
+	CS_F_TRUNC_IOV = 1 << 1, /* more iovecs than the copy walks */
+};
+
+struct cs_addr {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 port;   /* host order */
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+};
+
+struct cs_event {
+	__u64 ts_ns;	/* bpf_ktime_get_ns() */
+	__u64 sk;	/* struct sock address: the connection's key */
+	__s64 ret;	/* syscall result: bytes or -errno */
+	__u32 tgid;
+	__u32 tid;
+	__u32 fd;
+	__u16 type;	/* enum cs_event_type */
+	__u16 flags;	/* enum cs_event_flags */
+	__u32 lost;	/* events of this connection lost so far */
+	__u16 head_len; /* bytes of data[] from the start of the payload */
+	__u16 tail_len; /* bytes of data[] after head: the payload's last bytes */
+	__u8 tcp_old;
+	__u8 tcp_new;
+	__u8 pad[6];
+	struct cs_addr local;  /* ACCEPT and ADOPT only */
+	struct cs_addr remote; /* ACCEPT and ADOPT only */
+	/* head_len + tail_len bytes of payload follow the struct */
+};
+
+/* Counters in the per-CPU array "stats", indexed by this enum. */
+enum cs_stat {
+	CS_STAT_LOST_EVENTS, /* ring buffer reservation failed */
+	CS_STAT_CONN_MAP_FULL, /* a connection could not be tracked */
+	CS_STAT_STASH_FULL, /* a syscall's arguments could not be saved */
+	CS_STAT_EVENTS, /* events submitted */
+	CS_STAT_MAX,
+};
+
+#endif /* CONNSTATE_H */

@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* HTTP/1.x framing of one direction of a connection; see http1.h. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http1.h"
+
+static const char chunk_end[] = "\r\n0\r\n\r\n";
+
+void http1_init(struct http1_parser *p, bool response)
+{
+	memset(p, 0, sizeof(*p));
+	p->response = response;
+	p->phase = HTTP1_P_HEAD;
+}
+
+void http1_free(struct http1_parser *p)
+{
+	free(p->head);
+	p->head = NULL;
+}
+
+static void next_message(struct http1_parser *p)
+{
+	bool response = p->response;
+
+	http1_free(p);
+	http1_init(p, response);
+}
+
+static void message_done(struct http1_parser *p, const struct http1_cb *cb, void *ctx)
+{
+	uint64_t bytes = p->msg_bytes;
+
+	next_message(p);
+	if (cb->on_done)
+		cb->on_done(ctx, bytes);
+}
+
+static void lose_sync(struct http1_parser *p, const struct http1_cb *cb, void *ctx)
+{
+	p->phase = HTTP1_P_LOST;
+	if (cb->on_lost_sync)
+		cb->on_lost_sync(ctx);
+}
+
+static bool token_in_list(const char *v, size_t n, const char *tok)
+{
+	size_t tl = strlen(tok), i = 0;
+
+	while (i < n) {
+		size_t s, e;
+
+		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+			i++;
+		s = i;
+		while (i < n && v[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+			e--;
+		if (e - s == tl && !strncasecmp(v + s, tok, tl))
+			return true;
+	}
+	return false;
+}
+
+/* The last transfer coding is the one that frames the body. */
+static bool ends_with_chunked(const char *v, size_t n)
+{
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	return n >= 7 && !strncasecmp(v + n - 7, "chunked", 7) &&
+	       (n == 7 || v[n - 8] == ',' || v[n - 8] == ' ' || v[n - 8] == '\t');
+}
+
+static bool parse_version(const char *s, size_t n, int *major, int *minor)
+{
+	if (n != 8 || strncmp(s, "HTTP/", 5) || !isdigit((unsigned char)s[5]) || s[6] != '.' ||
+	    !isdigit((unsigned char)s[7]))
+		return false;
+	*major = s[5] - '0';
+	*minor = s[7] - '0';
+	return true;
+}
+
+static void copy_field(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static bool parse_start_line(const char *s, size_t n, bool response, struct http1_head *h)
+{
+	const char *sp1 = memchr(s, ' ', n), *sp2;
+	size_t i;
+
+	if (!sp1)
+		return false;
+	sp2 = memchr(sp1 + 1, ' ', n - (sp1 + 1 - s));
+	if (response) {
+		const char *code = sp1 + 1;
+		size_t cl = (sp2 ? sp2 : s + n) - code;
+
+		if (!parse_version(s, sp1 - s, &h->major, &h->minor) || cl != 3)
+			return false;
+		for (i = 0; i < 3; i++)
+			if (!isdigit((unsigned char)code[i]))
+				return false;
+		h->status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+		return true;
+	}
+	if (!sp2 || sp1 == s)
+		return false;
+	for (i = 0; i < (size_t)(sp1 - s); i++)
+		if (!isupper((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	if (!parse_version(sp2 + 1, n - (sp2 + 1 - s), &h->major, &h->minor))
+		return false;
+	copy_field(h->method, sizeof(h->method), s, sp1 - s);
+	copy_field(h->target, sizeof(h->target), sp1 + 1, sp2 - sp1 - 1);
+	return true;
+}
+
+static void parse_field(const char *s, size_t n, struct http1_head *h)
+{
+	const char *colon = memchr(s, ':', n), *v;
+	size_t nl, vl;
+
+	if (!colon)
+		return;
+	nl = colon - s;
+	v = colon + 1;
+	vl = n - nl - 1;
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		vl--;
+	if (nl == 14 && !strncasecmp(s, "Content-Length", 14)) {
+		char buf[24];
+		char *end;
+		long long cl;
+
+		copy_field(buf, sizeof(buf), v, vl);
+		cl = strtoll(buf, &end, 10);
+		if (end != buf && !*end && cl >= 0)
+			h->content_length = cl;
+	} else if (nl == 17 && !strncasecmp(s, "Transfer-Encoding", 17)) {
+		h->chunked = ends_with_chunked(v, vl);
+	} else if (nl == 10 && !strncasecmp(s, "Connection", 10)) {
+		h->conn_close |= token_in_list(v, vl, "close");
+		h->conn_keep_alive |= token_in_list(v, vl, "keep-alive");
+		h->conn_upgrade |= token_in_list(v, vl, "upgrade");
+	} else if (nl == 6 && !strncasecmp(s, "Expect", 6)) {
+		h->expect_continue = vl == 12 && !strncasecmp(v, "100-continue", 12);
+	}
+}
+
+void http1_parse_head(const char *buf, size_t len, bool response, struct http1_head *h)
+{
+	size_t i = 0;
+	bool first = true;
+
+	memset(h, 0, sizeof(*h));
+	h->response = response;
+	h->content_length = -1;
+	while (i < len) {
+		const char *nl = memchr(buf + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - buf) : len, n = e - i;
+
+		if (n && buf[i + n - 1] == '\r')
+			n--;
+		if (first) {
+			h->valid = parse_start_line(buf + i, n, response, h);
+			first = false;
+		} else if (n) {
+			parse_field(buf + i, n, h);
+		}
+		i = e + 1;
+	}
+}
+
+enum http1_body http1_request_body(const struct http1_head *h)
+{
+	if (h->chunked)
+		return HTTP1_BODY_CHUNKED;
+	if (h->content_length > 0)
+		return HTTP1_BODY_LENGTH;
+	return HTTP1_BODY_NONE;
+}
+
+enum http1_body http1_response_body(const struct http1_head *h, const char *method)
+{
+	if (h->status == 101)
+		return HTTP1_BODY_TUNNEL;
+	if (method && !strcmp(method, "CONNECT") && h->status / 100 == 2)
+		return HTTP1_BODY_TUNNEL;
+	if (h->status / 100 == 1 || h->status == 204 || h->status == 304)
+		return HTTP1_BODY_NONE;
+	if (method && !strcmp(method, "HEAD"))
+		return HTTP1_BODY_NONE;
+	if (h->chunked)
+		return HTTP1_BODY_CHUNKED;
+	if (h->content_length > 0)
+		return HTTP1_BODY_LENGTH;
+	if (h->content_length == 0)
+		return HTTP1_BODY_NONE;
+	return HTTP1_BODY_TO_EOF;
+}
+
+static bool wants_close(const struct http1_head *h)
+{
+	if (h->conn_close)
+		return true;
+	/* HTTP/1.0 closes unless it asked to stay */
+	return (h->major < 1 || (h->major == 1 && h->minor == 0)) && !h->conn_keep_alive;
+}
+
+bool http1_keep_alive(const struct http1_head *req, const struct http1_head *resp)
+{
+	return !wants_close(req) && !wants_close(resp);
+}
+
+size_t http1_pending_head(const struct http1_parser *p)
+{
+	return p->phase == HTTP1_P_HEAD ? p->msg_bytes : 0;
+}
+
+static void start_body(struct http1_parser *p, enum http1_body body, const struct http1_head *h,
+		       const struct http1_cb *cb, void *ctx)
+{
+	switch (body) {
+	case HTTP1_BODY_NONE:
+		message_done(p, cb, ctx);
+		break;
+	case HTTP1_BODY_LENGTH:
+		p->phase = HTTP1_P_BODY_LENGTH;
+		p->remaining = h->content_length;
+		if (!p->remaining)
+			message_done(p, cb, ctx);
+		break;
+	case HTTP1_BODY_CHUNKED:
+		p->phase = HTTP1_P_CHUNK_SIZE;
+		p->line_len = 0;
+		break;
+	case HTTP1_BODY_TO_EOF:
+		p->phase = HTTP1_P_BODY_TO_EOF;
+		break;
+	case HTTP1_BODY_TUNNEL:
+		p->phase = HTTP1_P_TUNNEL;
+		break;
+	}
+}
+
+/* Consume header bytes; returns how many were used. A block that ends in
+ * the bytes it began in is parsed in place; only one spread over several
+ * reads is copied, into a buffer that lives until the message ends. */
+static size_t feed_head(struct http1_parser *p, const uint8_t *d, size_t len,
+			const struct http1_cb *cb, void *ctx)
+{
+	const uint8_t *start = NULL;
+	struct http1_head h;
+	enum http1_body body;
+	size_t i, keep;
+
+	for (i = 0; i < len; i++) {
+		uint8_t c = d[i];
+
+		if (!p->head_started) {
+			/* a request may be preceded by empty lines (RFC 9112 2.2) */
+			if (!p->response && (c == '\r' || c == '\n')) {
+				p->msg_bytes++;
+				continue;
+			}
+			p->head_started = true;
+		}
+		if (!start)
+			start = d + i;
+		p->head_len++;
+		p->msg_bytes++;
+		if (c == '\n') {
+			if (++p->head_nl == 2)
+				break;
+		} else if (c != '\r') {
+			p->head_nl = 0;
+		}
+	}
+	if (i == len) {
+		/* unfinished: keep what this read brought */
+		if (start) {
+			size_t n = d + len - start, have = p->head_len - n;
+
+			if (!p->head)
+				p->head = malloc(HTTP1_HEAD_KEEP);
+			if (p->head && have < HTTP1_HEAD_KEEP)
+				memcpy(p->head + have, start,
+				       n < HTTP1_HEAD_KEEP - have ? n : HTTP1_HEAD_KEEP - have);
+		}
+		return len;
+	}
+	keep = p->head_len < HTTP1_HEAD_KEEP ? p->head_len : HTTP1_HEAD_KEEP;
+	if (p->head_len == (size_t)(d + i + 1 - start)) {
+		http1_parse_head((const char *)start, keep, p->response, &h);
+	} else {
+		size_t n = d + i + 1 - start, have = p->head_len - n;
+
+		if (p->head && have < HTTP1_HEAD_KEEP)
+			memcpy(p->head + have, start,
+			       n < HTTP1_HEAD_KEEP - have ? n : HTTP1_HEAD_KEEP - have);
+		if (p->head)
+			http1_parse_head(p->head, keep, p->response, &h);
+		else
+			http1_parse_head("", 0, p->response, &h);
+	}
+	h.truncated = p->head_len > HTTP1_HEAD_KEEP;
+	body = cb->on_head ? cb->on_head(ctx, &h) : HTTP1_BODY_NONE;
+	start_body(p, body, &h, cb, ctx);
+	return i + 1;
+}
+
+/* Collect one line of chunk framing; true once it is complete. */
+static bool take_line(struct http1_parser *p, const uint8_t *d, size_t len, size_t *used)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (d[i] == '\n') {
+			*used = i + 1;
+			return true;
+		}
+		if (p->line_len < sizeof(p->line) - 1 && d[i] != '\r')
+			p->line[p->line_len++] = d[i];
+	}
+	*used = len;
+	return false;
+}
+
+static void blind_append(struct http1_parser *p, const uint8_t *d, size_t len)
+{
+	size_t keep = sizeof(p->blind_tail) - 1, n = len < keep ? len : keep;
+	size_t have = p->blind_len + n > keep ? keep - n : p->blind_len;
+
+	memmove(p->blind_tail, p->blind_tail + p->blind_len - have, have);
+	memcpy(p->blind_tail + have, d + len - n, n);
+	p->blind_len = have + n;
+}
+
+void http1_feed(struct http1_parser *p, const uint8_t *d, size_t len, const struct http1_cb *cb,
+		void *ctx)
+{
+	while (len) {
+		size_t used = len;
+
+		if (p->chunk_blind) {
+			blind_append(p, d, len);
+			p->msg_bytes += len;
+			return;
+		}
+		switch (p->phase) {
+		case HTTP1_P_HEAD:
+			used = feed_head(p, d, len, cb, ctx);
+			break;
+		case HTTP1_P_BODY_LENGTH:
+			used = len < p->remaining ? len : p->remaining;
+			p->remaining -= used;
+			p->msg_bytes += used;
+			if (!p->remaining)
+				message_done(p, cb, ctx);
+			break;
+		case HTTP1_P_CHUNK_SIZE: {
+			bool done = take_line(p, d, len, &used);
+			char *end;
+			unsigned long long sz;
+
+			p->msg_bytes += used;
+			if (!done)
+				break;
+			p->line[p->line_len] = '\0';
+			sz = strtoull(p->line, &end, 16);
+			if (end == p->line || (*end && *end != ';' && *end != ' ' && *end != '\t')) {
+				lose_sync(p, cb, ctx);
+				break;
+			}
+			p->line_len = 0;
+			p->remaining = sz;
+			p->phase = sz ? HTTP1_P_CHUNK_DATA : HTTP1_P_CHUNK_TRAILER;
+			break;
+		}
+		case HTTP1_P_CHUNK_DATA:
+			used = len < p->remaining ? len : p->remaining;
+			p->remaining -= used;
+			p->msg_bytes += used;
+			if (!p->remaining) {
+				p->phase = HTTP1_P_CHUNK_DATA_END;
+				p->line_len = 0;
+			}
+			break;
+		case HTTP1_P_CHUNK_DATA_END:
+			if (take_line(p, d, len, &used)) {
+				p->line_len = 0;
+				p->phase = HTTP1_P_CHUNK_SIZE;
+			}
+			p->msg_bytes += used;
+			break;
+		case HTTP1_P_CHUNK_TRAILER: {
+			bool done = take_line(p, d, len, &used);
+
+			p->msg_bytes += used;
+			if (!done)
+				break;
+			if (p->line_len == 0) {
+				message_done(p, cb, ctx);
+				break;
+			}
+			p->line_len = 0;
+			break;
+		}
+		case HTTP1_P_BODY_TO_EOF:
+		case HTTP1_P_TUNNEL:
+		case HTTP1_P_LOST:
+			p->msg_bytes += len;
+			break;
+		}
+		d += used;
+		len -= used;
+	}
+}
+
+void http1_skip(struct http1_parser *p, uint64_t n, const struct http1_cb *cb, void *ctx)
+{
+	while (n) {
+		uint64_t used = n;
+
+		if (p->chunk_blind) {
+			p->blind_len = 0;
+			p->msg_bytes += n;
+			return;
+		}
+		switch (p->phase) {
+		case HTTP1_P_BODY_LENGTH:
+			used = n < p->remaining ? n : p->remaining;
+			p->remaining -= used;
+			p->msg_bytes += used;
+			if (!p->remaining)
+				message_done(p, cb, ctx);
+			break;
+		case HTTP1_P_CHUNK_DATA:
+			used = n < p->remaining ? n : p->remaining;
+			p->remaining -= used;
+			p->msg_bytes += used;
+			if (!p->remaining) {
+				p->phase = HTTP1_P_CHUNK_DATA_END;
+				p->line_len = 0;
+			}
+			break;
+		case HTTP1_P_CHUNK_SIZE:
+		case HTTP1_P_CHUNK_DATA_END:
+		case HTTP1_P_CHUNK_TRAILER:
+			/* the chunk framing is in the hole: wait for the end marker */
+			p->chunk_blind = true;
+			p->blind_len = 0;
+			p->msg_bytes += n;
+			return;
+		case HTTP1_P_HEAD:
+			lose_sync(p, cb, ctx);
+			p->msg_bytes += n;
+			return;
+		case HTTP1_P_BODY_TO_EOF:
+		case HTTP1_P_TUNNEL:
+		case HTTP1_P_LOST:
+			p->msg_bytes += n;
+			break;
+		}
+		n -= used;
+	}
+}
+
+void http1_write_end(struct http1_parser *p, const struct http1_cb *cb, void *ctx)
+{
+	size_t n = sizeof(chunk_end) - 1;
+
+	if (p->chunk_blind && p->blind_len >= n &&
+	    !memcmp(p->blind_tail + p->blind_len - n, chunk_end, n))
+		message_done(p, cb, ctx);
+}
+
+void http1_eof(struct http1_parser *p, const struct http1_cb *cb, void *ctx)
+{
+	if (p->phase == HTTP1_P_BODY_TO_EOF)
+		message_done(p, cb, ctx);
+}

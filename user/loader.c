@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "connstate.h"
+#include "connstate.skel.h"
+#include "loader.h"
+
+#define CAP_PERFMON_BIT 38
+#define CAP_BPF_BIT 39
+#define CAP_SYS_ADMIN_BIT 21
+
+static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+/* The kernel that first had each tracepoint we need, for the error text. */
+static const struct {
+	const char *tp;
+	const char *since;
+} tp_since[] = {
+	{ "sock/inet_sock_set_state", "4.16" },
+	{ "tcp/tcp_destroy_sock", "4.15" },
+	{ "sched/sched_process_exit", "2.6.32" },
+};
+
+static bool cap_has(const struct __user_cap_data_struct d[2], int bit)
+{
+	return d[bit / 32].effective & (1u << (bit % 32));
+}
+
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	bool admin, bpf, perfmon;
+
+	if (syscall(SYS_capget, &h, d)) {
+		fprintf(stderr, "connstate: failed to read capabilities: %s\n", strerror(errno));
+		return -1;
+	}
+	admin = cap_has(d, CAP_SYS_ADMIN_BIT);
+	bpf = admin || cap_has(d, CAP_BPF_BIT);
+	perfmon = admin || cap_has(d, CAP_PERFMON_BIT);
+	if (bpf && perfmon)
+		return 0;
+	fprintf(stderr,
+		"connstate: not permitted: run as root, or grant CAP_BPF and CAP_PERFMON (missing:%s%s)\n",
+		bpf ? "" : " CAP_BPF", perfmon ? "" : " CAP_PERFMON");
+	return -1;
+}
+
+/* The tracefs events directory; mounts tracefs where nothing did yet. */
+static const char *tracefs_events(void)
+{
+	static char path[64];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/events", tracefs_dirs[i]);
+		if (!access(path, F_OK))
+			return path;
+	}
+	if (!mount("tracefs", tracefs_dirs[0], "tracefs", 0, NULL)) {
+		snprintf(path, sizeof(path), "%s/events", tracefs_dirs[0]);
+		return path;
+	}
+	return NULL;
+}
+
+static const char *since_of(const char *tp)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(tp_since) / sizeof(tp_since[0]); i++)
+		if (!strcmp(tp_since[i].tp, tp))
+			return tp_since[i].since;
+	return NULL;
+}
+
+/* Every classic tracepoint a program of ours needs must exist. */
+static int check_tracepoints(struct bpf_object *obj)
+{
+	const char *events = tracefs_events();
+	struct bpf_program *prog;
+	struct utsname u;
+
+	if (!events) {
+		fprintf(stderr,
+			"connstate: failed to find tracefs: mount it at /sys/kernel/tracing (mount -t tracefs tracefs /sys/kernel/tracing)\n");
+		return -1;
+	}
+	uname(&u);
+	bpf_object__for_each_program(prog, obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const char *tp = strchr(sec, '/'), *since;
+		char path[256];
+
+		if (strncmp(sec, "tracepoint/", 11) || !tp)
+			continue;
+		tp++;
+		snprintf(path, sizeof(path), "%s/%s", events, tp);
+		if (!access(path, F_OK))
+			continue;
+		since = since_of(tp);
+		fprintf(stderr, "connstate: kernel %s lacks tracepoint %s%s%s%s\n", u.release, tp,
+			since ? " (Linux " : "", since ? since : "", since ? "+ has it)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+struct connstate_bpf *loader_load(const struct loader_opts *o)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	struct connstate_bpf *skel;
+	struct utsname u;
+	int err;
+
+	if (check_privileges())
+		return NULL;
+	uname(&u);
+	if (o->btf_path && access(o->btf_path, R_OK)) {
+		fprintf(stderr, "connstate: failed to read BTF file %s: %s\n", o->btf_path,
+			strerror(errno));
+		return NULL;
+	}
+	if (!o->btf_path && access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr,
+			"connstate: kernel %s has no BTF (/sys/kernel/btf/vmlinux missing; needs CONFIG_DEBUG_INFO_BTF, Linux 5.5+): pass one with --btf FILE\n",
+			u.release);
+		return NULL;
+	}
+	skel = connstate_bpf__open_opts(&oo);
+	if (!skel) {
+		fprintf(stderr, "connstate: failed to open BPF object: %s\n", strerror(errno));
+		return NULL;
+	}
+	if (check_tracepoints(skel->obj))
+		goto fail;
+	bpf_map__set_max_entries(skel->maps.events, o->ring_bytes);
+	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	err = connstate_bpf__load(skel);
+	if (err) {
+		fprintf(stderr,
+			"connstate: failed to load BPF programs on kernel %s: %s (run with -v for the verifier log)\n",
+			u.release, strerror(-err));
+		goto fail;
+	}
+	return skel;
+fail:
+	connstate_bpf__destroy(skel);
+	return NULL;
+}
+
+int loader_attach(struct connstate_bpf *skel)
+{
+	const struct bpf_object_skeleton *s = skel->skeleton;
+	int i;
+
+	/* links go where the skeleton's destroy will find and free them */
+	for (i = 0; i < s->prog_cnt; i++) {
+		struct bpf_program *prog = *s->progs[i].prog;
+		struct bpf_link *link = bpf_program__attach(prog);
+
+		if (!link) {
+			fprintf(stderr, "connstate: failed to attach %s: %s\n",
+				bpf_program__section_name(prog), strerror(errno));
+			return -1;
+		}
+		*s->progs[i].link = link;
+	}
+	return s->prog_cnt;
+}
+
+uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	uint64_t sum = 0, *vals;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &idx, vals))
+		for (i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}

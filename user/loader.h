@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Loading and attaching the BPF side: probes what the kernel has first, so
+ * that a missing feature is named in an error, never met as a failed attach.
+ */
+#ifndef CONNSTATE_LOADER_H
+#define CONNSTATE_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loader_opts {
+	const char *btf_path; /* NULL: the running kernel's */
+	uint32_t ring_bytes;
+	uint32_t max_conns;
+};
+
+struct connstate_bpf;
+
+/* Checks privileges, BTF and tracepoints, then opens and loads. Prints a
+ * one-line error and returns NULL on failure. */
+struct connstate_bpf *loader_load(const struct loader_opts *o);
+/* Attaches every program; returns how many, or -1 after printing why. */
+int loader_attach(struct connstate_bpf *skel);
+/* Sums the per-CPU counter idx of the "stats" map. */
+uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx);
+
+#endif /* CONNSTATE_LOADER_H */

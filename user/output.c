@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <inttypes.h>
+#include <time.h>
+
+#include "addr.h"
+#include "output.h"
+
+void output_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void wall_time(const struct output *o, uint64_t ts, char *buf, size_t len, bool iso)
+{
+	int64_t ns = (int64_t)ts + o->wall_offset;
+	time_t sec = ns / 1000000000;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(buf, len, iso ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%06" PRId64 "%s", (ns % 1000000000) / 1000, iso ? "Z" : "");
+}
+
+/* Common start of a line: the text prefix or the JSON fields every object has. */
+static void begin(struct output *o, const struct tr_conn *c, uint64_t ts, const char *type)
+{
+	char client[ADDR_STR_MAX], local[ADDR_STR_MAX], when[48];
+
+	addr_format(&c->remote, client, sizeof(client));
+	if (!o->json) {
+		if (o->timestamps) {
+			wall_time(o, ts, when, sizeof(when), false);
+			fprintf(o->f, "%s ", when);
+		}
+		fprintf(o->f, "Client: %s - ", client);
+		return;
+	}
+	addr_format(&c->local, local, sizeof(local));
+	wall_time(o, ts, when, sizeof(when), true);
+	fprintf(o->f, "{\"time\":\"%s\",\"type\":\"%s\",\"pid\":%u,\"client\":\"%s\",\"local\":\"%s\"",
+		when, type, c->tgid, client, local);
+	if (c->adopted)
+		fputs(",\"adopted\":true", o->f);
+	if (c->uncertain)
+		fputs(",\"uncertain\":true", o->f);
+}
+
+void output_state(struct output *o, const struct tr_conn *c, enum cs_state prev, uint64_t ts)
+{
+	begin(o, c, ts, "state");
+	if (!o->json) {
+		fprintf(o->f, "new state: %s\n", cs_state_name(c->state));
+		return;
+	}
+	fprintf(o->f, ",\"state\":\"%s\",\"prev\":\"%s\"", cs_state_name(c->state),
+		cs_state_name(prev));
+	if (c->state == CS_ST_CLOSED)
+		fprintf(o->f, ",\"closed_by\":\"%s\",\"requests\":%" PRIu64 ",\"lost\":%u",
+			cs_closer_name(c->closer), c->requests, c->lost);
+	fputs("}\n", o->f);
+}
+
+void output_request(struct output *o, const struct tr_conn *c, const struct tr_request *r,
+		    bool complete)
+{
+	double ms = (double)(r->end_ns - r->start_ns) / 1e6;
+	char version[16] = "-";
+
+	if (r->valid)
+		snprintf(version, sizeof(version), "HTTP/%d.%d", r->major, r->minor);
+	begin(o, c, r->end_ns, "request");
+	if (!o->json) {
+		fprintf(o->f, "request: %s %s %s -> ", r->method, r->valid ? r->target : "-",
+			version);
+		if (r->status)
+			fprintf(o->f, "%d", r->status);
+		else
+			fputc('-', o->f);
+		fprintf(o->f, "%s, %.3f ms, %" PRIu64 " B in, %" PRIu64 " B out\n",
+			complete ? "" : " (incomplete)", ms, r->bytes_in, r->bytes_out);
+		return;
+	}
+	fputs(",\"method\":", o->f);
+	output_json_string(o->f, r->method);
+	fputs(",\"path\":", o->f);
+	output_json_string(o->f, r->valid ? r->target : "");
+	fprintf(o->f,
+		",\"version\":\"%s\",\"status\":%d,\"complete\":%s,\"duration_ms\":%.3f,"
+		"\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 "}\n",
+		version, r->status, complete ? "true" : "false", ms, r->bytes_in, r->bytes_out);
+}
+
+void output_warning(struct output *o, const struct tr_conn *c, const char *msg, uint64_t ts)
+{
+	begin(o, c, ts, "warning");
+	if (!o->json) {
+		fprintf(o->f, "warning: %s\n", msg);
+		return;
+	}
+	fputs(",\"message\":", o->f);
+	output_json_string(o->f, msg);
+	fputs("}\n", o->f);
+}
+
+void output_open_conn(struct output *o, const struct tr_conn *c, uint64_t ts)
+{
+	begin(o, c, ts, "open");
+	if (!o->json) {
+		fprintf(o->f, "still open at exit in state %s after %" PRIu64 " requests\n",
+			cs_state_name(c->state), c->requests);
+		return;
+	}
+	fprintf(o->f, ",\"state\":\"%s\",\"requests\":%" PRIu64 "}\n", cs_state_name(c->state),
+		c->requests);
+}

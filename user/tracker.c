@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Go's ConnState rules, applied to what the kernel saw (see DESIGN.md):
+ *  new      accept returned the connection;
+ *  active   a request's header block is complete, or, on Go's error path,
+ *           the server answers or the connection ends after some bytes of
+ *           an unfinished one were read;
+ *  idle     a response ended and both sides keep the connection; a request
+ *           already read (pipelined) then makes it active at once;
+ *  hijacked a 101, or a 2xx to CONNECT, was written; nothing follows;
+ *  closed   the server closed its last descriptor, or the socket died.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracker.h"
+
+#define TCP_ESTABLISHED 1
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
+
+struct tracker {
+	const struct tracker_ops *ops;
+	void *ctx;
+	struct tr_conn **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t nconns;
+	struct tr_conn *free_conns;
+	struct tr_request *free_reqs;
+	struct tracker_totals totals;
+};
+
+static const char *const state_names[] = {
+	[CS_ST_UNKNOWN] = "unknown", [CS_ST_NEW] = "new",	  [CS_ST_ACTIVE] = "active",
+	[CS_ST_IDLE] = "idle",	     [CS_ST_HIJACKED] = "hijacked", [CS_ST_CLOSED] = "closed",
+};
+
+static const char *const closer_names[] = {
+	[CS_CLOSER_UNKNOWN] = "unknown",
+	[CS_CLOSER_CLIENT] = "client",
+	[CS_CLOSER_SERVER] = "server",
+	[CS_CLOSER_RESET] = "reset",
+};
+
+const char *cs_state_name(enum cs_state s)
+{
+	return s <= CS_ST_CLOSED ? state_names[s] : "?";
+}
+
+const char *cs_closer_name(enum cs_closer c)
+{
+	return c <= CS_CLOSER_RESET ? closer_names[c] : "?";
+}
+
+struct tracker *tracker_new(const struct tracker_ops *ops, void *ctx)
+{
+	struct tracker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->ops = ops;
+	t->ctx = ctx;
+	t->nbuckets = 1024;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	if (!t->buckets) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void free_requests(struct tr_request *r)
+{
+	while (r) {
+		struct tr_request *n = r->next;
+
+		free(r);
+		r = n;
+	}
+}
+
+static void free_conn_list(struct tr_conn *c)
+{
+	while (c) {
+		struct tr_conn *n = c->hnext;
+
+		http1_free(&c->req);
+		http1_free(&c->resp);
+		free_requests(c->queue);
+		free(c);
+		c = n;
+	}
+}
+
+void tracker_free(struct tracker *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nbuckets; i++)
+		free_conn_list(t->buckets[i]);
+	free_conn_list(t->free_conns);
+	free_requests(t->free_reqs);
+	free(t->buckets);
+	free(t);
+}
+
+static size_t bucket_of(const struct tracker *t, uint64_t sk)
+{
+	/* socket addresses are cache-line aligned: mix the high bits in */
+	return (size_t)((sk >> 6) ^ (sk >> 20)) & (t->nbuckets - 1);
+}
+
+static struct tr_conn *conn_find(struct tracker *t, uint64_t sk)
+{
+	struct tr_conn *c = t->buckets[bucket_of(t, sk)];
+
+	while (c && c->sk != sk)
+		c = c->hnext;
+	return c;
+}
+
+static void grow(struct tracker *t)
+{
+	size_t n = t->nbuckets * 2, i;
+	struct tr_conn **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return; /* longer chains, still correct */
+	for (i = 0; i < t->nbuckets; i++) {
+		struct tr_conn *c = t->buckets[i];
+
+		while (c) {
+			struct tr_conn *next = c->hnext;
+			size_t k = (size_t)((c->sk >> 6) ^ (c->sk >> 20)) & (n - 1);
+
+			c->hnext = b[k];
+			b[k] = c;
+			c = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+static struct tr_conn *conn_new(struct tracker *t, const struct cs_event *e)
+{
+	struct tr_conn *c = t->free_conns;
+	size_t k;
+
+	if (c)
+		t->free_conns = c->hnext;
+	else if (!(c = malloc(sizeof(*c))))
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	c->sk = e->sk;
+	c->tgid = e->tgid;
+	c->start_ns = e->ts_ns;
+	c->t = t;
+	http1_init(&c->req, false);
+	http1_init(&c->resp, true);
+	if (t->nconns >= t->nbuckets)
+		grow(t);
+	k = bucket_of(t, c->sk);
+	c->hnext = t->buckets[k];
+	t->buckets[k] = c;
+	t->nconns++;
+	t->totals.conns++;
+	t->totals.open++;
+	return c;
+}
+
+static void conn_remove(struct tracker *t, struct tr_conn *c)
+{
+	struct tr_conn **pp = &t->buckets[bucket_of(t, c->sk)];
+	struct tr_request *r;
+
+	while (*pp != c)
+		pp = &(*pp)->hnext;
+	*pp = c->hnext;
+	http1_free(&c->req);
+	http1_free(&c->resp);
+	while ((r = c->queue)) {
+		c->queue = r->next;
+		r->next = t->free_reqs;
+		t->free_reqs = r;
+	}
+	c->hnext = t->free_conns;
+	t->free_conns = c;
+	t->nconns--;
+	t->totals.open--;
+}
+
+static void set_state(struct tr_conn *c, enum cs_state next)
+{
+	enum cs_state prev = c->state;
+
+	if (prev == next)
+		return;
+	c->state = next;
+	/* after lost events only the certain end is told */
+	if (c->uncertain && next != CS_ST_CLOSED)
+		return;
+	if (c->t->ops->on_state)
+		c->t->ops->on_state(c->t->ctx, c, prev, c->now);
+}
+
+static void warn(struct tr_conn *c, const char *msg)
+{
+	if (c->t->ops->on_warning)
+		c->t->ops->on_warning(c->t->ctx, c, msg, c->now);
+}
+
+static bool waiting(const struct tr_conn *c)
+{
+	return c->state == CS_ST_NEW || c->state == CS_ST_IDLE || c->state == CS_ST_UNKNOWN;
+}
+
+static struct tr_request *req_tail(struct tr_conn *c)
+{
+	struct tr_request *r = c->queue;
+
+	while (r && r->next)
+		r = r->next;
+	return r;
+}
+
+static struct tr_request *req_push(struct tr_conn *c)
+{
+	struct tracker *t = c->t;
+	struct tr_request *r = t->free_reqs, *tail = req_tail(c);
+
+	if (r)
+		t->free_reqs = r->next;
+	else if (!(r = malloc(sizeof(*r))))
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->start_ns = c->now;
+	if (tail)
+		tail->next = r;
+	else
+		c->queue = r;
+	return r;
+}
+
+static void req_pop(struct tr_conn *c)
+{
+	struct tr_request *r = c->queue;
+
+	if (!r)
+		return;
+	c->queue = r->next;
+	r->next = c->t->free_reqs;
+	c->t->free_reqs = r;
+}
+
+static void report_request(struct tr_conn *c, struct tr_request *r, bool complete)
+{
+	r->end_ns = c->now;
+	c->requests++;
+	c->t->totals.requests++;
+	if (c->t->ops->on_request)
+		c->t->ops->on_request(c->t->ctx, c, r, complete);
+}
+
+/* The request at the head of the queue begins to be served. */
+static void maybe_activate(struct tr_conn *c)
+{
+	if (waiting(c) && c->queue && c->queue->head_done && !c->no_more)
+		set_state(c, CS_ST_ACTIVE);
+}
+
+/* Go's error path: bytes of an unfinished request make it active. */
+static void activate_partial(struct tr_conn *c)
+{
+	struct tr_request *r;
+
+	if (!waiting(c) || c->no_more || !http1_pending_head(&c->req))
+		return;
+	r = req_push(c);
+	if (r) {
+		strcpy(r->method, "-");
+		r->bytes_in = http1_pending_head(&c->req);
+		r->head_done = true;
+	}
+	c->req.phase = HTTP1_P_LOST; /* nothing more can be framed */
+	set_state(c, CS_ST_ACTIVE);
+}
+
+/* --- request direction --- */
+
+static enum http1_body req_on_head(void *ctx, const struct http1_head *h)
+{
+	struct tr_conn *c = ctx;
+	struct tr_request *r = req_push(c);
+
+	if (!r)
+		return http1_request_body(h);
+	r->valid = h->valid;
+	strcpy(r->method, h->valid ? h->method : "-");
+	strcpy(r->target, h->valid ? h->target : "-");
+	r->major = h->major;
+	r->minor = h->minor;
+	r->req_close = h->conn_close ||
+		       ((h->major < 1 || (h->major == 1 && h->minor == 0)) && !h->conn_keep_alive);
+	r->head_done = true;
+	maybe_activate(c);
+	/* a malformed request is answered and closed; no body to frame */
+	return h->valid ? http1_request_body(h) : HTTP1_BODY_TUNNEL;
+}
+
+static void req_on_done(void *ctx, uint64_t bytes)
+{
+	struct tr_request *r = req_tail(ctx);
+
+	if (r)
+		r->bytes_in += bytes;
+}
+
+static void on_lost_sync(void *ctx)
+{
+	warn(ctx, "stream cannot be framed (a header block was not copied); states withheld");
+	((struct tr_conn *)ctx)->uncertain = true;
+}
+
+static const struct http1_cb req_cb = {
+	.on_head = req_on_head,
+	.on_done = req_on_done,
+	.on_lost_sync = on_lost_sync,
+};
+
+/* --- response direction --- */
+
+static enum http1_body resp_on_head(void *ctx, const struct http1_head *h)
+{
+	struct tr_conn *c = ctx;
+	struct tr_request *r = c->queue;
+	struct http1_head req = { 0 };
+	enum http1_body body;
+
+	if (!r)
+		return http1_response_body(h, NULL);
+	body = http1_response_body(h, r->method);
+	if (h->status / 100 == 1 && body != HTTP1_BODY_TUNNEL)
+		return HTTP1_BODY_NONE; /* 100 Continue and friends: interim */
+	r->resp_started = true;
+	r->status = h->valid ? h->status : 0;
+	req.major = r->major;
+	req.minor = r->minor;
+	req.conn_close = r->req_close;
+	req.conn_keep_alive = !r->req_close;
+	r->keep_alive = r->valid && h->valid && body != HTTP1_BODY_TO_EOF &&
+			http1_keep_alive(&req, h);
+	if (!r->keep_alive)
+		c->no_more = true;
+	if (body == HTTP1_BODY_TUNNEL) {
+		report_request(c, r, true);
+		set_state(c, CS_ST_HIJACKED);
+	}
+	return body;
+}
+
+static void resp_on_done(void *ctx, uint64_t bytes)
+{
+	struct tr_conn *c = ctx;
+	struct tr_request *r = c->queue;
+	bool keep;
+
+	if (!r || !r->resp_started)
+		return; /* an interim response */
+	r->bytes_out += bytes;
+	keep = r->keep_alive;
+	report_request(c, r, true);
+	req_pop(c);
+	if (c->state == CS_ST_ACTIVE && keep && !c->write_failed) {
+		set_state(c, CS_ST_IDLE);
+		maybe_activate(c);
+	}
+}
+
+static const struct http1_cb resp_cb = {
+	.on_head = resp_on_head,
+	.on_done = resp_on_done,
+	.on_lost_sync = on_lost_sync,
+};
+
+/* Feed a payload: head bytes, a counted hole, then tail bytes. */
+static void feed_payload(struct tr_conn *c, struct http1_parser *p, const struct http1_cb *cb,
+			 const struct cs_event *e, const uint8_t *data)
+{
+	uint64_t len = (uint64_t)e->ret, head = e->head_len, tail = e->tail_len;
+
+	if (head > len)
+		head = len;
+	if (tail > len - head)
+		tail = len - head;
+	http1_feed(p, data, head, cb, c);
+	if (len - head - tail)
+		http1_skip(p, len - head - tail, cb, c);
+	if (tail)
+		http1_feed(p, data + e->head_len, tail, cb, c);
+}
+
+static bool looks_like_request_start(const uint8_t *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < HTTP1_METHOD_MAX; i++) {
+		if (d[i] == ' ')
+			return i > 0;
+		if (d[i] < 'A' || d[i] > 'Z')
+			return false;
+	}
+	return false;
+}
+
+static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
+{
+	if (e->ret == 0) {
+		if (c->closer == CS_CLOSER_UNKNOWN)
+			c->closer = CS_CLOSER_CLIENT;
+		return;
+	}
+	if (e->ret < 0) {
+		if (e->ret == -ECONNRESET && c->closer == CS_CLOSER_UNKNOWN)
+			c->closer = CS_CLOSER_RESET;
+		return;
+	}
+	if (c->state == CS_ST_HIJACKED)
+		return;
+	/* joined mid-stream: wait for a read that starts a request */
+	if (c->state == CS_ST_UNKNOWN && !c->queue && !http1_pending_head(&c->req) &&
+	    c->req.phase == HTTP1_P_HEAD && !looks_like_request_start(data, e->head_len))
+		return;
+	feed_payload(c, &c->req, &req_cb, e, data);
+}
+
+static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
+{
+	if (e->ret < 0) {
+		c->write_failed = true;
+		if ((e->ret == -EPIPE || e->ret == -ECONNRESET) &&
+		    c->closer == CS_CLOSER_UNKNOWN)
+			c->closer = CS_CLOSER_RESET;
+		return;
+	}
+	if (c->state == CS_ST_HIJACKED)
+		return;
+	if (!c->queue)
+		activate_partial(c);
+	if (!c->queue)
+		return; /* nothing asked for this: a greeting, or joined mid-response */
+	if (e->flags & CS_F_SENDFILE)
+		http1_skip(&c->resp, e->ret, &resp_cb, c);
+	else
+		feed_payload(c, &c->resp, &resp_cb, e, data);
+	http1_write_end(&c->resp, &resp_cb, c);
+}
+
+static void on_tcp_state(struct tr_conn *c, const struct cs_event *e)
+{
+	if (c->closer != CS_CLOSER_UNKNOWN || e->tcp_old != TCP_ESTABLISHED)
+		return;
+	if (e->tcp_new == TCP_CLOSE_WAIT)
+		c->closer = CS_CLOSER_CLIENT;
+	else if (e->tcp_new == TCP_FIN_WAIT1)
+		c->closer = CS_CLOSER_SERVER;
+	else if (e->tcp_new == TCP_CLOSE)
+		c->closer = CS_CLOSER_RESET;
+}
+
+static void on_close(struct tracker *t, struct tr_conn *c)
+{
+	struct tr_request *r;
+
+	if (c->state == CS_ST_HIJACKED) {
+		conn_remove(t, c); /* Go: hijacked is terminal, no closed */
+		return;
+	}
+	activate_partial(c);
+	http1_eof(&c->resp, &resp_cb, c);
+	/* a request whose response never ended */
+	r = c->queue;
+	if (r && c->state == CS_ST_ACTIVE && (r->resp_started || r->valid))
+		report_request(c, r, false);
+	if (c->closer == CS_CLOSER_UNKNOWN)
+		c->closer = CS_CLOSER_SERVER;
+	set_state(c, CS_ST_CLOSED);
+	conn_remove(t, c);
+}
+
+static void note_lost(struct tr_conn *c, uint32_t lost)
+{
+	char msg[96];
+
+	if (lost <= c->lost)
+		return;
+	c->t->totals.lost += lost - c->lost;
+	if (!c->uncertain)
+		c->t->totals.uncertain++;
+	snprintf(msg, sizeof(msg), "%u events lost (ring buffer full); states withheld",
+		 lost - c->lost);
+	c->lost = lost;
+	c->uncertain = true;
+	warn(c, msg);
+}
+
+void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *data)
+{
+	struct tr_conn *c;
+
+	if (e->type == CS_EV_PROC_FORK || e->type == CS_EV_PROC_EXIT)
+		return;
+	c = conn_find(t, e->sk);
+	if (e->type == CS_EV_ACCEPT || e->type == CS_EV_ADOPT) {
+		if (c) {
+			/* its end was lost and the socket memory reused */
+			c->now = e->ts_ns;
+			note_lost(c, c->lost + 1);
+			on_close(t, c);
+		}
+		c = conn_new(t, e);
+		if (!c)
+			return;
+		c->local = e->local;
+		c->remote = e->remote;
+		c->now = e->ts_ns;
+		note_lost(c, e->lost);
+		if (e->type == CS_EV_ACCEPT)
+			set_state(c, CS_ST_NEW);
+		else
+			c->adopted = true;
+		return;
+	}
+	if (!c) {
+		/* its accept was lost */
+		if (!e->lost || !(c = conn_new(t, e)))
+			return;
+		c->now = e->ts_ns;
+		note_lost(c, e->lost);
+	}
+	c->now = e->ts_ns;
+	note_lost(c, e->lost);
+	switch (e->type) {
+	case CS_EV_READ:
+		on_read(c, e, data);
+		break;
+	case CS_EV_WRITE:
+		on_write(c, e, data);
+		break;
+	case CS_EV_SHUTDOWN:
+		if (c->closer == CS_CLOSER_UNKNOWN && e->ret != 0 /* SHUT_RD */)
+			c->closer = CS_CLOSER_SERVER;
+		break;
+	case CS_EV_TCP_STATE:
+		on_tcp_state(c, e);
+		break;
+	case CS_EV_CLOSE:
+	case CS_EV_DESTROY:
+		on_close(t, c);
+		break;
+	}
+}
+
+void tracker_totals(const struct tracker *t, struct tracker_totals *out)
+{
+	*out = t->totals;
+}
+
+void tracker_each_open(const struct tracker *t, void (*fn)(void *ctx, const struct tr_conn *c),
+		       void *ctx)
+{
+	size_t i;
+	const struct tr_conn *c;
+
+	for (i = 0; i < t->nbuckets; i++)
+		for (c = t->buckets[i]; c; c = c->hnext)
+			fn(ctx, c);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Reconstruction of each connection's Go-style ConnState from the kernel's
+ * events. Pure: events in, transitions and requests out through callbacks;
+ * no BPF and no I/O, so unit tests and fuzzers drive it directly.
+ */
+#ifndef CONNSTATE_TRACKER_H
+#define CONNSTATE_TRACKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "connstate.h"
+#include "http1.h"
+
+enum cs_state {
+	CS_ST_UNKNOWN, /* before accept was seen: adopted connections */
+	CS_ST_NEW,
+	CS_ST_ACTIVE,
+	CS_ST_IDLE,
+	CS_ST_HIJACKED,
+	CS_ST_CLOSED,
+};
+
+enum cs_closer {
+	CS_CLOSER_UNKNOWN,
+	CS_CLOSER_CLIENT, /* the client's FIN came first */
+	CS_CLOSER_SERVER, /* the server closed or shut down first */
+	CS_CLOSER_RESET,  /* a reset ended it */
+};
+
+/* One request, from its header block to its response's last byte. */
+struct tr_request {
+	struct tr_request *next;
+	char method[HTTP1_METHOD_MAX];
+	char target[HTTP1_TARGET_MAX];
+	int major, minor;
+	bool valid;	   /* the request line parsed */
+	bool req_close;	   /* the request asked to close after it */
+	bool head_done;	   /* its header block was complete */
+	bool resp_started;
+	bool keep_alive;   /* decided by the response head */
+	int status;	   /* 0 until a final response head */
+	uint64_t start_ns; /* header block complete */
+	uint64_t end_ns;
+	uint64_t bytes_in, bytes_out;
+};
+
+struct tr_conn {
+	uint64_t sk;
+	uint32_t tgid;
+	struct cs_addr local, remote;
+	bool adopted;	   /* predates attach */
+	bool uncertain;	   /* events were lost: states withheld */
+	bool no_more;	   /* the server will close: later requests are moot */
+	bool write_failed;
+	enum cs_state state;
+	enum cs_closer closer;
+	uint32_t lost;	   /* lost events seen in its stream */
+	uint64_t start_ns;
+	uint64_t requests;
+	struct tr_request *queue; /* in arrival order; head is being served */
+	struct http1_parser req, resp;
+	struct tr_conn *hnext;	  /* hash chain */
+	/* scratch for callbacks */
+	struct tracker *t;
+	uint64_t now;
+};
+
+struct tracker_ops {
+	void (*on_state)(void *ctx, const struct tr_conn *c, enum cs_state prev, uint64_t ts);
+	void (*on_request)(void *ctx, const struct tr_conn *c, const struct tr_request *r,
+			   bool complete);
+	void (*on_warning)(void *ctx, const struct tr_conn *c, const char *msg, uint64_t ts);
+};
+
+struct tracker_totals {
+	uint64_t conns;
+	uint64_t open;
+	uint64_t requests;
+	uint64_t lost;	    /* events lost, as the connections' streams show */
+	uint64_t uncertain; /* connections with lost events */
+};
+
+struct tracker;
+
+struct tracker *tracker_new(const struct tracker_ops *ops, void *ctx);
+void tracker_free(struct tracker *t);
+/* One event as the kernel sent it; data holds head_len + tail_len bytes. */
+void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *data);
+void tracker_totals(const struct tracker *t, struct tracker_totals *out);
+/* Calls fn for every open connection (for the summary at exit). */
+void tracker_each_open(const struct tracker *t, void (*fn)(void *ctx, const struct tr_conn *c),
+		       void *ctx);
+const char *cs_state_name(enum cs_state s);
+const char *cs_closer_name(enum cs_closer c);
+
+#endif /* CONNSTATE_TRACKER_H */
