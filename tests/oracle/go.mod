@@ -1,0 +1,3 @@
+module connstate/oracle
+
+go 1.19
