@@ -1,1 +1,20 @@
-# placeholder, filled below
+# Tests: `make check` runs them all (tests/run.sh sums the counts).
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/unit/%,$(wildcard tests/unit/test_*.c))
+
+$(OUTPUT)/unit:
+	$(Q)mkdir -p $@
+
+# the pure core, built again with sanitizers for the tests
+$(OUTPUT)/unit/%: tests/unit/%.c tests/unit/events.h $(CORE_SRCS) $(wildcard user/*.h) | $(OUTPUT)/unit
+	$(call msg,TEST-CC,$@)
+	$(Q)$(CC) -g -O1 $(SAN) $(WARN) -Wno-unused-function $(INCLUDES) $< $(CORE_SRCS) -lcmocka -o $@
+
+unit: $(UNIT_TESTS)
+	$(Q)for t in $(UNIT_TESTS); do $$t || exit 1; done
+
+check: connstate $(UNIT_TESTS)
+	$(Q)tests/run.sh
+
+demo: connstate
+	$(Q)tests/demo.sh

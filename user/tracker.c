@@ -285,6 +285,7 @@ static void activate_partial(struct tr_conn *c)
 	r = req_push(c);
 	if (r) {
 		strcpy(r->method, "-");
+		strcpy(r->target, "-");
 		r->bytes_in = http1_pending_head(&c->req);
 		r->head_done = true;
 	}

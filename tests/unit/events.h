@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Builders of kernel events for driving the tracker without BPF. */
+#ifndef CONNSTATE_TEST_EVENTS_H
+#define CONNSTATE_TEST_EVENTS_H
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tracker.h"
+
+struct test_event {
+	struct cs_event e;
+	uint8_t data[CS_HEAD_CAP + CS_TAIL_CAP];
+};
+
+static uint64_t test_clock = 1000000;
+
+static inline struct test_event *ev_make(struct test_event *t, uint16_t type, uint64_t sk)
+{
+	memset(t, 0, sizeof(*t));
+	t->e.type = type;
+	t->e.sk = sk;
+	t->e.tgid = 42;
+	t->e.ts_ns = (test_clock += 1000);
+	return t;
+}
+
+/* A payload of len bytes of which the kernel copied all or head + tail. */
+static inline void ev_payload(struct test_event *t, const char *s, size_t len)
+{
+	t->e.ret = (int64_t)len;
+	if (len <= CS_HEAD_CAP) {
+		memcpy(t->data, s, len);
+		t->e.head_len = len;
+		return;
+	}
+	memcpy(t->data, s, CS_HEAD_CAP);
+	memcpy(t->data + CS_HEAD_CAP, s + len - CS_TAIL_CAP, CS_TAIL_CAP);
+	t->e.head_len = CS_HEAD_CAP;
+	t->e.tail_len = CS_TAIL_CAP;
+}
+
+static inline void ev_accept(struct tracker *tr, uint64_t sk, uint16_t port)
+{
+	struct test_event t;
+
+	ev_make(&t, CS_EV_ACCEPT, sk);
+	t.e.remote.family = AF_INET;
+	t.e.remote.port = port;
+	t.e.remote.addr[0] = 127;
+	t.e.remote.addr[3] = 1;
+	t.e.local = t.e.remote;
+	t.e.local.port = 8080;
+	tracker_event(tr, &t.e, t.data);
+}
+
+static inline void ev_io(struct tracker *tr, uint16_t type, uint64_t sk, const char *s, size_t len)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	ev_payload(&t, s, len);
+	tracker_event(tr, &t.e, t.data);
+}
+
+static inline void ev_read(struct tracker *tr, uint64_t sk, const char *s)
+{
+	ev_io(tr, CS_EV_READ, sk, s, strlen(s));
+}
+
+static inline void ev_write(struct tracker *tr, uint64_t sk, const char *s)
+{
+	ev_io(tr, CS_EV_WRITE, sk, s, strlen(s));
+}
+
+/* A result without payload: EOF (0) or an error (-errno). */
+static inline void ev_ret(struct tracker *tr, uint16_t type, uint64_t sk, int64_t ret)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	t.e.ret = ret;
+	tracker_event(tr, &t.e, t.data);
+}
+
+static inline void ev_simple(struct tracker *tr, uint16_t type, uint64_t sk)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	tracker_event(tr, &t.e, t.data);
+}
+
+#endif /* CONNSTATE_TEST_EVENTS_H */

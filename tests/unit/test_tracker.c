@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of user/tracker.c: event sequences in, Go's ConnState out. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "events.h"
+
+#define SK 0xffff888012345600ull
+
+static char states[1024];   /* "new active idle closed" */
+static char requests[2048]; /* "GET /a 200;" */
+static int warnings;
+
+static void on_state(void *ctx, const struct tr_conn *c, enum cs_state prev, uint64_t ts)
+{
+	size_t n = strlen(states);
+
+	snprintf(states + n, sizeof(states) - n, "%s%s", n ? " " : "", cs_state_name(c->state));
+}
+
+static void on_request(void *ctx, const struct tr_conn *c, const struct tr_request *r,
+		       bool complete)
+{
+	size_t n = strlen(requests);
+
+	snprintf(requests + n, sizeof(requests) - n, "%s %s %d%s;", r->method, r->target,
+		 r->status, complete ? "" : "!");
+}
+
+static void on_warning(void *ctx, const struct tr_conn *c, const char *msg, uint64_t ts)
+{
+	warnings++;
+}
+
+static const struct tracker_ops ops = { on_state, on_request, on_warning };
+
+static int setup(void **st)
+{
+	states[0] = requests[0] = '\0';
+	warnings = 0;
+	*st = tracker_new(&ops, NULL);
+	return *st ? 0 : -1;
+}
+
+static int teardown(void **st)
+{
+	struct tracker_totals t;
+
+	tracker_totals(*st, &t);
+	tracker_free(*st);
+	return 0;
+}
+
+#define OK_5 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+#define GET "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+static void connect_then_close_gives_new_closed(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_ret(*st, CS_EV_READ, SK, 0);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new closed");
+	assert_string_equal(requests, "");
+}
+
+static void partial_header_then_close_gives_active(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET / HTTP/1.1\r\nHost: x\r\n");
+	assert_string_equal(states, "new");
+	ev_ret(*st, CS_EV_READ, SK, 0);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+}
+
+static void garbage_gets_400_and_closes(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "HELLO THERE\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n400 Bad Request");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+}
+
+static void bad_request_line_answered_before_header_end(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "\x16\x03\x01garbage\r\n");
+	ev_write(*st, SK, "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbad");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_string_equal(requests, "- - 400;");
+}
+
+static void keep_alive_request_gives_active_idle(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, OK_5);
+	assert_string_equal(states, "new active idle");
+	ev_ret(*st, CS_EV_READ, SK, 0);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle closed");
+	assert_string_equal(requests, "GET / 200;");
+}
+
+static void three_sequential_requests(void **st)
+{
+	int i;
+
+	ev_accept(*st, SK, 1000);
+	for (i = 0; i < 3; i++) {
+		ev_read(*st, SK, GET);
+		ev_write(*st, SK, OK_5);
+	}
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle active idle active idle closed");
+}
+
+static void pipelined_requests_give_one_pair_each(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, OK_5);
+	ev_write(*st, SK, OK_5 OK_5); /* two responses in one write */
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle active idle active idle closed");
+	assert_string_equal(requests, "GET /a 200;GET /b 200;GET /c 200;");
+}
+
+static void connection_close_skips_idle(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+}
+
+static void http10_closes_unless_keep_alive(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET / HTTP/1.0\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	ev_accept(*st, SK + 64, 1001);
+	ev_read(*st, SK + 64, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	ev_write(*st, SK + 64, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello");
+	ev_simple(*st, CS_EV_CLOSE, SK + 64);
+	assert_string_equal(states, "new active closed new active idle closed");
+}
+
+static void http10_request_answered_as_11_still_closes(void **st)
+{
+	/* python's http.server in HTTP/1.1 mode answering an HTTP/1.0 client */
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET / HTTP/1.0\r\n\r\n");
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+}
+
+static void response_split_over_writes_idles_at_last_byte(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello");
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, "world");
+	assert_string_equal(states, "new active idle");
+}
+
+static void big_response_with_hole_is_framed(void **st)
+{
+	size_t hdr = strlen("HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n");
+	size_t len = hdr + 10485760;
+	char *buf = malloc(len);
+
+	memset(buf, 'x', len);
+	memcpy(buf, "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n", hdr);
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_io(*st, CS_EV_WRITE, SK, buf, 4000000);
+	ev_io(*st, CS_EV_WRITE, SK, buf + 4000000, len - 4000000 - 1);
+	assert_string_equal(states, "new active");
+	ev_io(*st, CS_EV_WRITE, SK, buf + len - 1, 1);
+	assert_string_equal(states, "new active idle");
+	free(buf);
+}
+
+static void abandoned_response_gives_no_idle(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nxxxx");
+	ev_ret(*st, CS_EV_WRITE, SK, -EPIPE);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_string_equal(requests, "GET / 200!;");
+}
+
+static void client_gone_during_handler_still_idles(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET /slow HTTP/1.1\r\n\r\n");
+	ev_ret(*st, CS_EV_READ, SK, 0);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle closed");
+}
+
+static void chunked_response_ends_at_zero_chunk(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n");
+	ev_write(*st, SK, "3\r\nabc\r\n");
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, "0\r\nX-Trailer: 1\r\n\r\n");
+	assert_string_equal(states, "new active idle");
+}
+
+static void chunked_response_blind_in_hole_ends_at_terminator(void **st)
+{
+	size_t n = 20000;
+	char *buf = malloc(n + 64);
+	int len;
+
+	/* one big write holding many chunks: their sizes fall in the hole */
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	len = 0;
+	while ((size_t)len < n - 20)
+		len += sprintf(buf + len, "4\r\nabcd\r\n");
+	ev_io(*st, CS_EV_WRITE, SK, buf, len);
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, "4\r\nabcd\r\n0\r\n\r\n");
+	assert_string_equal(states, "new active idle");
+	free(buf);
+}
+
+static void expect_continue_upload(void **st)
+{
+	size_t len = 1048576;
+	char *body = malloc(len);
+
+	memset(body, 'b', len);
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "POST /upload HTTP/1.1\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_string_equal(states, "new active");
+	ev_io(*st, CS_EV_READ, SK, body, 500000);
+	ev_io(*st, CS_EV_READ, SK, body, len - 500000);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle closed");
+	assert_string_equal(requests, "POST /upload 200;");
+	free(body);
+}
+
+static void head_and_no_body_statuses(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "HEAD / HTTP/1.1\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 204 No Content\r\n\r\n");
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n");
+	assert_string_equal(states, "new active idle active idle active idle");
+}
+
+static void switching_protocols_is_hijacked_and_terminal(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\n");
+	ev_read(*st, SK, "ping");
+	ev_write(*st, SK, "ping");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active hijacked");
+}
+
+static void header_too_large_then_431(void **st)
+{
+	static char big[3 * 4096];
+
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+	ev_accept(*st, SK, 1000);
+	ev_io(*st, CS_EV_READ, SK, big, 4096);
+	ev_io(*st, CS_EV_READ, SK, big + 4096, 4096);
+	ev_write(*st, SK, "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+}
+
+static void header_split_into_tiny_reads(void **st)
+{
+	const char *req = GET;
+	char one[2] = { 0 };
+
+	ev_accept(*st, SK, 1000);
+	for (; req[1]; req++) {
+		one[0] = *req;
+		ev_read(*st, SK, one);
+	}
+	assert_string_equal(states, "new");
+	one[0] = *req;
+	ev_read(*st, SK, one);
+	assert_string_equal(states, "new active");
+}
+
+static void lost_events_withhold_states_but_tell_closed(void **st)
+{
+	struct test_event t;
+
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_make(&t, CS_EV_WRITE, SK);
+	ev_payload(&t, OK_5, strlen(OK_5));
+	t.e.lost = 2;
+	tracker_event(*st, &t.e, t.data);
+	ev_read(*st, SK, GET);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_int_equal(warnings, 1);
+}
+
+static void adopted_connection_tracked_from_next_request(void **st)
+{
+	struct test_event t;
+
+	ev_make(&t, CS_EV_ADOPT, SK);
+	t.e.remote.family = AF_INET;
+	tracker_event(*st, &t.e, t.data);
+	ev_read(*st, SK, "partial body of an old request");
+	ev_write(*st, SK, "rest of an old response");
+	assert_string_equal(states, "");
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "active idle closed");
+}
+
+static void destroy_without_close_ends_connection(void **st)
+{
+	struct tracker_totals t;
+
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_DESTROY, SK);
+	ev_simple(*st, CS_EV_CLOSE, SK); /* late duplicate: ignored */
+	assert_string_equal(states, "new active idle closed");
+	tracker_totals(*st, &t);
+	assert_int_equal(t.open, 0);
+	assert_int_equal(t.conns, 1);
+	assert_int_equal(t.requests, 1);
+}
+
+static void many_connections_are_kept_apart(void **st)
+{
+	struct tracker_totals t;
+	uint64_t i;
+
+	for (i = 0; i < 5000; i++)
+		ev_accept(*st, SK + i * 64, 1000 + i);
+	for (i = 0; i < 5000; i++)
+		ev_read(*st, SK + i * 64, GET);
+	for (i = 0; i < 5000; i += 2)
+		ev_simple(*st, CS_EV_CLOSE, SK + i * 64);
+	tracker_totals(*st, &t);
+	assert_int_equal(t.conns, 5000);
+	assert_int_equal(t.open, 2500);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(connect_then_close_gives_new_closed),
+		T(partial_header_then_close_gives_active),
+		T(garbage_gets_400_and_closes),
+		T(bad_request_line_answered_before_header_end),
+		T(keep_alive_request_gives_active_idle),
+		T(three_sequential_requests),
+		T(pipelined_requests_give_one_pair_each),
+		T(connection_close_skips_idle),
+		T(http10_closes_unless_keep_alive),
+		T(http10_request_answered_as_11_still_closes),
+		T(response_split_over_writes_idles_at_last_byte),
+		T(big_response_with_hole_is_framed),
+		T(abandoned_response_gives_no_idle),
+		T(client_gone_during_handler_still_idles),
+		T(chunked_response_ends_at_zero_chunk),
+		T(chunked_response_blind_in_hole_ends_at_terminator),
+		T(expect_continue_upload),
+		T(head_and_no_body_statuses),
+		T(switching_protocols_is_hijacked_and_terminal),
+		T(header_too_large_then_431),
+		T(header_split_into_tiny_reads),
+		T(lost_events_withhold_states_but_tell_closed),
+		T(adopted_connection_tracked_from_next_request),
+		T(destroy_without_close_ends_connection),
+		T(many_connections_are_kept_apart),
+	};
+
+	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);
+}
