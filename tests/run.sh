@@ -1,0 +1,70 @@
+#!/bin/bash
+# Runs every test suite and sums their counts into one closing line:
+#   unit (cmocka, pure parts), oracle (Go ConnState vs connstate), servers
+#   (nginx, python, busybox vs their access logs), cli (the command-line
+#   contract), and the VM matrix when VMTEST=1.
+# Suites that need root and BPF fail, loudly, where the machine cannot run
+# them: a skipped BPF test must not look like a pass.
+set -u
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+total_pass=0
+total_fail=0
+log=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tests.XXXXXX")
+
+# add_counts NAME FILE: reads the suite's "N passed, M failed" line
+add_counts() {
+	local line p f
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "== $1: no result line: counted as 1 failure"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	p=$(echo "$line" | sed -E 's/.*\b([0-9]+) passed.*/\1/')
+	f=$(echo "$line" | sed -E 's/.*\b([0-9]+) failed.*/\1/')
+	echo "== $1: $p passed, $f failed"
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+suite() { # suite NAME CMD...
+	local name=$1
+	shift
+	echo "== $name: $*"
+	"$@" 2>&1 | tee "$log/$name.log"
+	add_counts "$name" "$log/$name.log"
+}
+
+unit() {
+	local t p=0 f=0 n
+	for t in .output/unit/test_*; do
+		"$t" >"$log/$(basename "$t").log" 2>&1
+		cat "$log/$(basename "$t").log"
+		n=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log/$(basename "$t").log")
+		p=$((p + ${n:-0}))
+		n=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log/$(basename "$t").log")
+		f=$((f + ${n:-0}))
+		# a crash prints neither line
+		grep -q '^\[==========\] .* test(s) run' "$log/$(basename "$t").log" || f=$((f + 1))
+	done
+	echo "unit: $p passed, $f failed"
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tests/run.sh: NOT ROOT: the BPF suites cannot run and are counted as failed" >&2
+fi
+
+suite unit unit
+suite oracle tests/oracle/run.sh --connstate ./connstate
+suite servers tests/integration/servers.sh --connstate ./connstate
+suite cli tests/cli/cli.sh --connstate ./connstate
+if [ "${VMTEST:-0}" = 1 ]; then
+	suite vmtest tests/vm/vmtest.sh
+fi
+
+rm -rf "$log"
+echo
+echo "all: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
