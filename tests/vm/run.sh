@@ -1,0 +1,151 @@
+#!/bin/sh
+# run.sh - run a test script inside qemu VMs booting Debian kernels.
+#
+# usage: tests/vm/run.sh [--kernel VERSION|PATH]... [--accel tcg|kvm]
+#            [--timeout SECS] [--file SRC:DEST]... -- TESTSCRIPT [BIN...]
+#
+# --kernel   5.10, 6.1, 6.12 (fetched by fetch-kernel.sh) or a vmlinuz path;
+#            repeatable; default: 5.10 6.1 6.12
+# --accel    tcg (default; nested KVM does not work on our machines) or kvm
+# --timeout  limit for TESTSCRIPT inside the VM (default 300 s)
+# --file     extra file for the initramfs (passed to mkinitramfs.sh)
+#
+# TESTSCRIPT becomes /test.sh, the BINs (static) go to /bin.  A kernel
+# passes when the VM prints "vmtest: exit 0".  Logs: .output/vmtest/.
+# Env: VMTEST_CACHE (kernel cache), VMTEST_QEMU_OPTS (extra qemu options),
+#      VMTEST_BOOT_TIMEOUT (seconds until /init must have started, 120),
+#      VMTEST_OUTPUT (log directory).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${VMTEST_OUTPUT:-$top/.output/vmtest}
+
+# The header comment is the help text.
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" >&2; exit 2; }
+
+kernels=''
+accel=tcg
+limit=300
+# Boot takes ~6 s under TCG; allow for a loaded machine.
+boot_limit=${VMTEST_BOOT_TIMEOUT:-120}
+qpid=''
+# Work files live outside the tree: `make clean` removes .output/ and may
+# run while VMs are booting; only finished logs are copied there.
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmtest.XXXXXX")
+fileargs=$work/files
+: >"$fileargs"
+# On exit or ^C, also stop a VM still running.
+cleanup() {
+	rm -rf "$work"
+	if [ -n "$qpid" ]; then kill "$qpid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) [ $# -ge 2 ] || usage; kernels="$kernels $2"; shift 2 ;;
+	--accel) [ $# -ge 2 ] || usage; accel=$2; shift 2 ;;
+	--timeout) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
+	--file) [ $# -ge 2 ] || usage; echo "$2" >>"$fileargs"; shift 2 ;;
+	--) shift; break ;;
+	-h|--help) usage ;;
+	*) usage ;;
+	esac
+done
+[ $# -ge 1 ] || usage
+script=$1
+shift
+[ -f "$script" ] || { echo "run.sh: no such script: $script" >&2; exit 2; }
+case $accel in tcg|kvm) ;; *) usage ;; esac
+if [ "$accel" = kvm ] && [ ! -w /dev/kvm ]; then
+	echo "run.sh: --accel kvm needs a writable /dev/kvm" >&2
+	exit 2
+fi
+for n in "$limit" "$boot_limit"; do
+	case $n in ""|*[!0-9]*) usage ;; esac
+done
+[ -n "$kernels" ] || kernels="5.10 6.1 6.12"
+command -v qemu-system-x86_64 >/dev/null || {
+	echo "run.sh: qemu-system-x86_64 missing (apt-get install -y qemu-system-x86)" >&2
+	exit 2
+}
+
+# One initramfs for all kernels.
+initrd=$work/initramfs.cpio.gz
+set -- --file "$script:/test.sh" "$initrd" "$@"
+while IFS= read -r f; do set -- --file "$f" "$@"; done <"$fileargs"
+"$here/mkinitramfs.sh" "$@"
+
+passed=0
+failed=0
+for k in $kernels; do
+	if [ -f "$k" ]; then
+		vmlinuz=$k
+	elif ! vmlinuz=$("$here/fetch-kernel.sh" "$k"); then
+		echo "vmtest $k: FAIL (could not fetch kernel)"
+		failed=$((failed + 1))
+		continue
+	fi
+	name=$(basename "$vmlinuz")
+	name=${name#vmlinuz-}
+	log=$out/$name.log
+	raw=$work/$name.raw
+	start=$(date +%s)
+	# shellcheck disable=SC2086  # VMTEST_QEMU_OPTS is a list of options
+	qemu-system-x86_64 -accel "$accel" -m 1G -smp 2 \
+		-nographic -no-reboot -nic none -kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 quiet panic=-1 vmtest.timeout=$limit" \
+		${VMTEST_QEMU_OPTS:-} </dev/null >"$raw" 2>&1 &
+	qpid=$!
+	# Watch the console: a VM that never boots (e.g. a KVM emulation
+	# failure leaves qemu stopped, not exited) must not cost the whole test
+	# limit, and a VM that reported but does not power off is killed too.
+	note=''
+	booted=0
+	done_at=0
+	while kill -0 "$qpid" 2>/dev/null; do
+		now=$(date +%s)
+		if [ $booted = 0 ] && grep -aq 'vmtest: kernel ' "$raw"; then
+			booted=1
+		fi
+		if [ "$done_at" = 0 ] && grep -aq 'vmtest: exit [0-9]' "$raw"; then
+			done_at=$now
+		fi
+		if [ $booted = 0 ] && [ $((now - start)) -ge "$boot_limit" ]; then
+			note="no boot within ${boot_limit}s"
+		elif [ $((now - start)) -ge $((boot_limit + limit + 30)) ]; then
+			note="VM time limit"
+		elif [ "$done_at" != 0 ] && [ $((now - done_at)) -ge 15 ]; then
+			note="no power-off after exit"
+		fi
+		if [ -n "$note" ]; then
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+		sleep 1
+	done
+	wait "$qpid" || true
+	qpid=''
+	[ -z "$note" ] || echo "vmtest: runner: $note" >>"$raw"
+	# Drop the CRs and terminal escapes of the serial console.
+	mkdir -p "$out"
+	sed 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' "$raw" >"$log"
+	rm -f "$raw"
+	secs=$(($(date +%s) - start))
+	# Not anchored: boot noise may precede the first line on the console.
+	kver=$(sed -n 's/.*vmtest: kernel //p' "$log" | tail -n 1)
+	[ -n "$kver" ] || kver=$name
+	rc=$(sed -n 's/.*vmtest: exit \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+	if [ "$rc" = 0 ]; then
+		echo "vmtest $kver: PASS ($secs s)"
+		passed=$((passed + 1))
+	else
+		echo "vmtest $kver: FAIL (${rc:+exit $rc, }${note:+$note, }$secs s, log $log)"
+		tail -n 30 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+	fi
+done
+
+echo "vmtest: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
