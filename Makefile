@@ -40,6 +40,8 @@ endif
 
 .PHONY: all clean check unit integration demo format vmtest bench deps
 .DELETE_ON_ERROR:
+# keep the BPF object and skeleton: they are inputs, not leftovers
+.SECONDARY: $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) $(SKELS)
 
 all: connstate
 

@@ -34,6 +34,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct conn {
 	__u32 tgid;
 	__u32 lost;
+	__u64 held_ts; /* time of the first held tiny read */
+	__u32 held_tid;
+	__u32 held_fd;
+	__u8 held_len;
+	__u8 held[CS_PENDING_CAP];
 };
 
 enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE };
@@ -87,7 +92,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratches SEC(".maps");
@@ -154,11 +159,26 @@ static __always_inline bool is_inet_tcp(struct sock *sk)
 	       BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
 }
 
-static __always_inline struct scratch *scratch_get(void)
+/* v & mask where v <= mask already: the mask shows the verifier the bound,
+ * and the empty asm keeps the compiler from dropping it. */
+static __always_inline __u32 bounded(__u32 v, __u32 mask)
 {
-	__u32 zero = 0;
+	asm volatile("" : "+r"(v));
+	return v & mask;
+}
 
-	return bpf_map_lookup_elem(&scratches, &zero);
+/* min(v, max), done after an empty asm so the compiler keeps the check the
+ * verifier needs even where it can prove it redundant. */
+static __always_inline __u32 clamped(__u64 v, __u32 max)
+{
+	asm volatile("" : "+r"(v));
+	return v > max ? max : v;
+}
+
+/* Slot 0 holds the event being built; slot 1 the held reads sent ahead of it. */
+static __always_inline struct scratch *scratch_get(__u32 slot)
+{
+	return bpf_map_lookup_elem(&scratches, &slot);
 }
 
 static __always_inline void fill_addrs(struct cs_event *e, struct sock *sk)
@@ -182,9 +202,10 @@ static __always_inline void fill_addrs(struct cs_event *e, struct sock *sk)
 }
 
 /* Start an event in the per-CPU scratch; NULL only if the map is broken. */
-static __always_inline struct scratch *event_begin(__u16 type, __u64 sk, __u32 tgid)
+static __always_inline struct scratch *event_begin_in(__u32 slot, __u16 type, __u64 sk,
+						       __u32 tgid)
 {
-	struct scratch *s = scratch_get();
+	struct scratch *s = scratch_get(slot);
 	__u64 id = bpf_get_current_pid_tgid();
 
 	if (!s)
@@ -196,6 +217,11 @@ static __always_inline struct scratch *event_begin(__u16 type, __u64 sk, __u32 t
 	s->e.tgid = tgid;
 	s->e.tid = (__u32)id;
 	return s;
+}
+
+static __always_inline struct scratch *event_begin(__u16 type, __u64 sk, __u32 tgid)
+{
+	return event_begin_in(0, type, sk, tgid);
 }
 
 static __always_inline void event_submit(struct scratch *s, struct conn *c)
@@ -213,6 +239,55 @@ static __always_inline void event_submit(struct scratch *s, struct conn *c)
 		return;
 	}
 	stat_inc(CS_STAT_EVENTS);
+}
+
+/* Sends the tiny reads held for c as one READ event, ahead of whatever
+ * event of the connection comes next. */
+static __always_inline void flush_held(struct conn *c, __u64 sk)
+{
+	struct scratch *s;
+	__u32 n = c->held_len;
+
+	if (!n)
+		return;
+	c->held_len = 0;
+	s = event_begin_in(1, CS_EV_READ, sk, c->tgid);
+	if (!s)
+		return;
+	s->e.ts_ns = c->held_ts;
+	s->e.tid = c->held_tid;
+	s->e.fd = c->held_fd;
+	s->e.ret = n;
+	s->e.flags = CS_F_HELD;
+	n = clamped(n, CS_PENDING_CAP);
+	bpf_probe_read_kernel(s->data, n, c->held);
+	s->e.head_len = n;
+	event_submit(s, c);
+}
+
+enum hold { HOLD_NO, HOLD_KEPT, HOLD_SEND };
+
+/* Appends a tiny read to c's held bytes. HOLD_KEPT: wait for more;
+ * HOLD_SEND: it ended a line, send the held bytes now; HOLD_NO: not tiny
+ * (or no room), send the held bytes and then the read itself. */
+static __always_inline enum hold hold_tiny(struct conn *c, struct scratch *s, long ret)
+{
+	__u32 have = c->held_len, i;
+	bool eol = false;
+
+	if (ret > CS_TINY_READ || s->e.head_len != ret || have + ret > CS_PENDING_CAP)
+		return HOLD_NO;
+	if (!have) {
+		c->held_ts = s->e.ts_ns;
+		c->held_tid = s->e.tid;
+		c->held_fd = s->e.fd;
+	}
+	for (i = 0; i < CS_TINY_READ && i < ret; i++) {
+		c->held[bounded(have + i, CS_PENDING_CAP - 1)] = s->data[i];
+		eol |= s->data[i] == '\n';
+	}
+	c->held_len = have + ret;
+	return eol ? HOLD_SEND : HOLD_KEPT;
 }
 
 /* Track a new connection of tgid; emits ACCEPT or ADOPT with its addresses. */
@@ -313,22 +388,6 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	return 0;
 }
 
-/* v & mask where v <= mask already: the mask shows the verifier the bound,
- * and the empty asm keeps the compiler from dropping it. */
-static __always_inline __u32 bounded(__u32 v, __u32 mask)
-{
-	asm volatile("" : "+r"(v));
-	return v & mask;
-}
-
-/* min(v, max), done after an empty asm so the compiler keeps the check the
- * verifier needs even where it can prove it redundant. */
-static __always_inline __u32 clamped(__u64 v, __u32 max)
-{
-	asm volatile("" : "+r"(v));
-	return v > max ? max : v;
-}
-
 /* Copy up to CS_HEAD_CAP bytes of a flat buffer, and its tail if longer. */
 static __always_inline void copy_buf(struct scratch *s, __u64 buf, __u64 len)
 {
@@ -387,6 +446,7 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 	struct user_msghdr msg;
 	struct scratch *s;
 	struct conn *c;
+	enum hold hold;
 
 	sp = bpf_map_lookup_elem(&stashes, &id);
 	if (!sp)
@@ -421,7 +481,11 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 			break;
 		}
 	}
-	event_submit(s, c);
+	hold = st.dir == CS_EV_READ && ret > 0 && st.kind == K_BUF ? hold_tiny(c, s, ret) : HOLD_NO;
+	if (hold != HOLD_KEPT)
+		flush_held(c, st.sk);
+	if (hold == HOLD_NO)
+		event_submit(s, c);
 	return 0;
 }
 
@@ -592,11 +656,13 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 	if (!sp)
 		return 0;
 	key = sp->sk;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c)
+		flush_held(c, key);
 	s = event_begin(CS_EV_CLOSE, key, id >> 32);
 	if (s) {
 		s->e.fd = sp->fd;
 		s->e.ret = ctx->ret;
-		c = bpf_map_lookup_elem(&conns, &key);
 		event_submit(s, c);
 	}
 	bpf_map_delete_elem(&stashes, &id);
@@ -620,6 +686,7 @@ int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
 	if (!c)
 		return 0;
+	flush_held(c, key);
 	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
 	if (!s)
 		return 0;
@@ -662,6 +729,7 @@ int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
+	flush_held(c, key);
 	s = event_begin(CS_EV_DESTROY, key, c->tgid);
 	if (s)
 		event_submit(s, c);

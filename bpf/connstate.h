@@ -14,9 +14,11 @@
 /* Bytes copied from the end of a write larger than CS_HEAD_CAP: enough to
  * see a chunked body's terminator without copying the body. */
 #define CS_TAIL_CAP 64
-/* Event size classes: one reservation per class keeps ring space for small
- * events small without a second copy through a scratch buffer. */
-#define CS_SMALL_CAP 256
+/* Reads of at most this many bytes with no line end in them are held in
+ * the connection's entry and sent with its next event: a client that
+ * trickles a header byte by byte costs one event per line, not per byte. */
+#define CS_TINY_READ 16
+#define CS_PENDING_CAP 32
 
 enum cs_event_type {
 	CS_EV_ACCEPT = 1, /* accept/accept4 returned a TCP connection */
@@ -34,6 +36,7 @@ enum cs_event_type {
 enum cs_event_flags {
 	CS_F_SENDFILE = 1 << 0, /* payload came from a file: nothing copied */
 	CS_F_TRUNC_IOV = 1 << 1, /* more iovecs than the copy walks */
+	CS_F_HELD = 1 << 2,	 /* tiny reads held back, sent before the next event */
 };
 
 struct cs_addr {

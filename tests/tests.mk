@@ -13,8 +13,14 @@ $(OUTPUT)/unit/%: tests/unit/%.c tests/unit/events.h $(CORE_SRCS) $(wildcard use
 unit: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do $$t || exit 1; done
 
-check: connstate $(UNIT_TESTS)
+# deps first, alone: the build itself needs what it installs
+deps:
+	$(Q)tests/deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory connstate $(UNIT_TESTS)
 	$(Q)tests/run.sh
 
-demo: connstate
+demo: deps
+	$(Q)$(MAKE) --no-print-directory connstate
 	$(Q)tests/demo.sh

@@ -173,9 +173,10 @@ static void summary(struct app *a)
 
 	tracker_totals(a->tracker, &t);
 	fprintf(stderr,
-		"connstate: %llu connections (%llu open), %llu requests, %llu events lost, %llu connections not tracked (map full)\n",
+		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu connections not tracked (map full)\n",
 		(unsigned long long)t.conns, (unsigned long long)t.open,
 		(unsigned long long)t.requests,
+		(unsigned long long)loader_stat(a->skel, CS_STAT_EVENTS),
 		(unsigned long long)loader_stat(a->skel, CS_STAT_LOST_EVENTS),
 		(unsigned long long)loader_stat(a->skel, CS_STAT_CONN_MAP_FULL));
 }

@@ -188,6 +188,21 @@ PY
 	fi
 fi
 
+# --- a header trickled byte by byte costs one event per line, not per byte ---
+if start_connstate -p "$srv_pid" -S; then
+	"$oracle/client" -addr "127.0.0.1:$port" -scenario trickle >/dev/null
+	sleep 0.3
+	stop_connstate INT
+	n=$(sed -n 's/.* requests, \([0-9]*\) events,.*/\1/p' "$work/cs.err")
+	states=$(sed -n 's/^Client: .* - new state: //p' "$work/cs.out" | tail -n 4 | tr '\n' ' ')
+	# 27 request bytes read one by one; 3 lines; plus accept, write, EOF, close, TCP states
+	if [ "$n" -gt 0 ] && [ "$n" -le 12 ] && [ "$states" = "new active idle closed " ]; then
+		pass trickled_header_sends_an_event_per_line
+	else
+		fail trickled_header_sends_an_event_per_line "$n events, states '$states'"
+	fi
+fi
+
 # --- lost events are counted, reported, and give no invented states ---
 if start_connstate -p "$srv_pid" --ring-size 1 -S; then
 	kill -STOP "$cs_pid"

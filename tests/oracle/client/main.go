@@ -55,6 +55,7 @@ var scenarios = []scenario{
 	{"no_content", noContent},
 	{"hijack", hijack},
 	{"header_too_large", headerTooLarge},
+	{"trickle", trickle},
 }
 
 func main() {
@@ -597,4 +598,22 @@ func headerTooLarge(addr string) error {
 		return fmt.Errorf("writing request: %v", err)
 	}
 	return nil
+}
+
+// trickle sends a request one byte per segment, as a slow client would: the
+// server reads it in tiny pieces, and is active only once it is complete.
+func trickle(addr string) error {
+	c, err := dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n") {
+		if err := c.send(string(b)); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_, err = c.expect("GET", 200, "")
+	return err
 }

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Installs, with apt-get, the Debian packages that building and testing
+# connstate need and that are not installed yet. Quiet and quick when all are.
+set -eu
+
+pkgs=(
+	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev # build
+	libcmocka-dev                                                         # unit tests
+	golang-go                                                             # the Go oracle
+	nginx-light busybox-static python3 curl                               # real servers
+	util-linux iproute2                                                   # setpriv, unshare
+)
+if [ "${VMTEST:-0}" = 1 ]; then
+	pkgs+=(qemu-system-x86 bash-static cpio)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "connstate: missing packages: ${missing[*]}; run as root to install them with apt-get" >&2
+	exit 1
+fi
+echo "  APT      ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
