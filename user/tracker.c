@@ -420,8 +420,22 @@ static bool looks_like_request_start(const uint8_t *d, size_t n)
 	return false;
 }
 
+/* A protocol whose bytes say nothing about HTTP/1 requests. */
+static const char *opaque_protocol(const uint8_t *d, size_t n)
+{
+	static const char h2[] = "PRI * HTTP/2.0\r\n";
+
+	if (n >= 3 && d[0] == 0x16 && d[1] == 0x03 && d[2] <= 0x04)
+		return "TLS";
+	if (n >= sizeof(h2) - 1 && !memcmp(d, h2, sizeof(h2) - 1))
+		return "HTTP/2";
+	return NULL;
+}
+
 static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
 {
+	const char *proto;
+
 	if (e->ret == 0) {
 		if (c->closer == CS_CLOSER_UNKNOWN)
 			c->closer = CS_CLOSER_CLIENT;
@@ -432,8 +446,18 @@ static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *
 			c->closer = CS_CLOSER_RESET;
 		return;
 	}
-	if (c->state == CS_ST_HIJACKED)
+	if (c->state == CS_ST_HIJACKED || c->opaque)
 		return;
+	if (!c->requests && !c->queue && !http1_pending_head(&c->req) &&
+	    (proto = opaque_protocol(data, e->head_len))) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "%s cannot be followed; only its end will be told",
+			 proto);
+		c->opaque = true;
+		warn(c, msg);
+		return;
+	}
 	/* joined mid-stream: wait for a read that starts a request */
 	if (c->state == CS_ST_UNKNOWN && !c->queue && !http1_pending_head(&c->req) &&
 	    c->req.phase == HTTP1_P_HEAD && !looks_like_request_start(data, e->head_len))
@@ -450,7 +474,7 @@ static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t 
 			c->closer = CS_CLOSER_RESET;
 		return;
 	}
-	if (c->state == CS_ST_HIJACKED)
+	if (c->state == CS_ST_HIJACKED || c->opaque)
 		return;
 	if (!c->queue)
 		activate_partial(c);
