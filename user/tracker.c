@@ -448,16 +448,10 @@ static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *
 	}
 	if (c->state == CS_ST_HIJACKED || c->opaque)
 		return;
+	/* decided by the server's answer: an HTTP/1 server answers 400 */
 	if (!c->requests && !c->queue && !http1_pending_head(&c->req) &&
-	    (proto = opaque_protocol(data, e->head_len))) {
-		char msg[96];
-
-		snprintf(msg, sizeof(msg), "%s cannot be followed; only its end will be told",
-			 proto);
-		c->opaque = true;
-		warn(c, msg);
-		return;
-	}
+	    (proto = opaque_protocol(data, e->head_len)))
+		c->maybe_opaque = proto;
 	/* joined mid-stream: wait for a read that starts a request */
 	if (c->state == CS_ST_UNKNOWN && !c->queue && !http1_pending_head(&c->req) &&
 	    c->req.phase == HTTP1_P_HEAD && !looks_like_request_start(data, e->head_len))
@@ -476,6 +470,19 @@ static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t 
 	}
 	if (c->state == CS_ST_HIJACKED || c->opaque)
 		return;
+	if (c->maybe_opaque) {
+		if (e->head_len < 5 || memcmp(data, "HTTP/", 5)) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg),
+				 "%s cannot be followed; only its end will be told",
+				 c->maybe_opaque);
+			c->opaque = true;
+			warn(c, msg);
+			return;
+		}
+		c->maybe_opaque = NULL;
+	}
 	if (!c->queue)
 		activate_partial(c);
 	if (!c->queue)
@@ -507,7 +514,8 @@ static void on_close(struct tracker *t, struct tr_conn *c)
 		conn_remove(t, c); /* Go: hijacked is terminal, no closed */
 		return;
 	}
-	activate_partial(c);
+	if (!c->opaque)
+		activate_partial(c);
 	http1_eof(&c->resp, &resp_cb, c);
 	/* a request whose response never ended */
 	r = c->queue;

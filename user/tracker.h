@@ -56,7 +56,8 @@ struct tr_conn {
 	bool uncertain;	   /* events were lost: states withheld */
 	bool no_more;	   /* the server will close: later requests are moot */
 	bool write_failed;
-	bool opaque;	   /* TLS or HTTP/2: nothing to frame until closed */
+	const char *maybe_opaque; /* the client spoke TLS or HTTP/2 first */
+	bool opaque;	   /* ... and the server answered in kind: nothing to frame */
 	enum cs_state state;
 	enum cs_closer closer;
 	uint32_t lost;	   /* lost events seen in its stream */
