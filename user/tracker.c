@@ -519,7 +519,7 @@ static void on_close(struct tracker *t, struct tr_conn *c)
 	http1_eof(&c->resp, &resp_cb, c);
 	/* a request whose response never ended */
 	r = c->queue;
-	if (r && c->state == CS_ST_ACTIVE && (r->resp_started || r->valid))
+	if (r && !c->opaque && c->state == CS_ST_ACTIVE && (r->resp_started || r->valid))
 		report_request(c, r, false);
 	if (c->closer == CS_CLOSER_UNKNOWN)
 		c->closer = CS_CLOSER_SERVER;
