@@ -5,7 +5,7 @@ set -eu
 
 pkgs=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev # build
-	libcmocka-dev                                                         # unit tests
+	libcmocka-dev libclang-rt-14-dev                                      # unit tests, fuzzer
 	golang-go                                                             # the Go oracle
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare

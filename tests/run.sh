@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs every test suite and sums their counts into one closing line:
-#   unit (cmocka, pure parts), oracle (Go ConnState vs connstate), servers
+#   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate), servers
 #   (nginx, python, busybox vs their access logs), cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
 # Suites that need root and BPF fail, loudly, where the machine cannot run
@@ -57,6 +57,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 suite unit unit
+suite fuzz make --no-print-directory fuzz
 suite oracle tests/oracle/run.sh --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate

@@ -18,9 +18,22 @@ deps:
 	$(Q)tests/deps.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory connstate $(UNIT_TESTS)
+	$(Q)$(MAKE) --no-print-directory connstate $(UNIT_TESTS) $(OUTPUT)/fuzz_tracker
 	$(Q)tests/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory connstate
 	$(Q)tests/demo.sh
+
+# libFuzzer over event streams; `make fuzz FUZZ_SECONDS=600` for a long run
+FUZZ_SECONDS ?= 20
+$(OUTPUT)/fuzz_tracker: tests/fuzz/fuzz_tracker.c $(CORE_SRCS) $(wildcard user/*.h) | $(OUTPUT)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(INCLUDES) $< $(CORE_SRCS) -o $@
+
+fuzz: $(OUTPUT)/fuzz_tracker
+	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus
+	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
+		$(OUTPUT)/fuzz-corpus 2>$(OUTPUT)/fuzz.log && echo "fuzz: 1 passed, 0 failed" || \
+		{ tail -n 30 $(OUTPUT)/fuzz.log; echo "fuzz: 0 passed, 1 failed"; }
