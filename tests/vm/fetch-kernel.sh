@@ -20,13 +20,14 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # Suites to refresh and the package-name pattern for each version.  5.10
 # kernels are updated in bullseye-security (LTS), 6.1 in bookworm-security,
+# and newer 6.12 builds than backports' also appear in bookworm-security,
 # so those suites are included to get the newest build.
 case $version in
 5.10) suites="bullseye bullseye-security"
       pattern='^linux-image-5\.10\.0-[0-9]+-amd64(-unsigned)?$' ;;
 6.1)  suites="bookworm bookworm-security"
       pattern='^linux-image-6\.1\.0-[0-9]+-amd64(-unsigned)?$' ;;
-6.12) suites="bookworm-backports"
+6.12) suites="bookworm-backports bookworm-security"
       pattern='^linux-image-6\.12\.[0-9]+\+(bpo|deb12)-amd64(-unsigned)?$' ;;
 *) usage ;;
 esac
