@@ -48,8 +48,8 @@ expect_error() {
 }
 
 # start_server: the Go oracle server; sets srv_pid and port
-start_server() {
-	"$oracle/server" -addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
+start_server() { # [ADDR]
+	"$oracle/server" -addr "${1:-127.0.0.1:0}" >"$work/server.out" 2>"$work/server.err" &
 	srv_pid=$!
 	pids+=("$srv_pid")
 	for _ in $(seq 50); do
@@ -225,6 +225,24 @@ if start_connstate -p "$srv_pid" --ring-size 1 -S; then
 else
 	fail lost_events_are_counted_and_reported "no attach"
 fi
+
+# --- IPv6 clients are printed as Go prints them ---
+v4_srv=$srv_pid
+if start_server '[::1]:0' && start_connstate -p "$srv_pid" -S; then
+	"$oracle/client" -addr "[::1]:$port" -scenario keepalive_1 >/dev/null
+	sleep 0.5
+	stop_connstate INT
+	if [ -s "$work/server.out" ] && grep -q '^Client: \[::1\]:' "$work/server.out" &&
+		diff "$work/server.out" "$work/cs.out" >/dev/null; then
+		pass ipv6_client_printed_as_go_prints_it
+	else
+		fail ipv6_client_printed_as_go_prints_it "go: $(cat "$work/server.out") connstate: $(cat "$work/cs.out")"
+	fi
+	kill "$srv_pid"
+else
+	fail ipv6_client_printed_as_go_prints_it "no IPv6 server or no attach"
+fi
+srv_pid=$v4_srv
 
 # --- when every target exits, connstate says so and exits 0 ---
 if start_connstate -p "$srv_pid"; then
