@@ -138,6 +138,11 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 			u.release);
 		return NULL;
 	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
+		fprintf(stderr, "connstate: kernel %s lacks the BPF ring buffer (Linux 5.8+ has it)\n",
+			u.release);
+		return NULL;
+	}
 	skel = connstate_bpf__open_opts(&oo);
 	if (!skel) {
 		fprintf(stderr, "connstate: failed to open BPF object: %s\n", strerror(errno));
