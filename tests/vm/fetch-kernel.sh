@@ -118,15 +118,25 @@ done
 
 # Newest ABI first; prefer the -unsigned package (same vmlinuz, no
 # Secure Boot signature, which qemu -kernel does not need).
-pkg=$(apt-cache pkgnames linux-image- | grep -E "$pattern" | while read -r p; do
-	# Only real packages with a candidate version.
-	c=$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')
-	[ -n "$c" ] && [ "$c" != "(none)" ] && echo "$p"
-done | sed 's/-unsigned$/ 1/; s/-amd64$/-amd64 0/' | sort -V -k1,1 -k2,2 | tail -n 1 |
+names=$(apt-cache pkgnames linux-image- | grep -E "$pattern" || true)
+[ -n "$names" ] || { log "no package matching $pattern"; exit 1; }
+# Only real packages with a candidate version (one apt-cache call: each
+# costs about a second).
+# shellcheck disable=SC2086  # one package name per word
+pkg=$(apt-cache policy $names | awk '
+	/^[^ ]/ { p = $1; sub(/:$/, "", p) }
+	/^ +Candidate:/ && $2 != "(none)" { print p }' | sed 's/-unsigned$/ 1/; s/-amd64$/-amd64 0/' | sort -V -k1,1 -k2,2 | tail -n 1 |
 	sed 's/ 1$/-unsigned/; s/ 0$//')
 [ -n "$pkg" ] || { log "no package matching $pattern"; exit 1; }
 ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
 log "picked $pkg $ver"
+# A refresh that finds the cached build again need not download it.
+for f in "$dir"/package-*; do
+	if [ -f "$f" ] && [ "$(cat "$f")" = "$pkg $ver" ] && [ -f "$dir/vmlinuz-${f##*/package-}" ]; then
+		echo "$dir/vmlinuz-${f##*/package-}"
+		exit 0
+	fi
+done
 
 # apt-get download fetches as user _apt, so let it write there.
 mkdir "$tmp/dl"
