@@ -49,6 +49,11 @@ connstate: $(APP_OBJS) $(CORE_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
+# the same objects, fully static: one file to copy to a host or into a VM
+$(OUTPUT)/connstate-static: $(APP_OBJS) $(CORE_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -o $@
+
 $(OUTPUT):
 	$(Q)mkdir -p $@
 

@@ -62,7 +62,7 @@ suite oracle tests/oracle/run.sh --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
 if [ "${VMTEST:-0}" = 1 ]; then
-	suite vmtest tests/vm/vmtest.sh
+	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi
 
 rm -rf "$log"

@@ -18,7 +18,8 @@ deps:
 	$(Q)tests/deps.sh
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory connstate $(UNIT_TESTS) $(OUTPUT)/fuzz_tracker
+	$(Q)$(MAKE) --no-print-directory connstate $(OUTPUT)/connstate-static $(UNIT_TESTS) \
+		$(OUTPUT)/fuzz_tracker
 	$(Q)tests/run.sh
 
 demo: deps
@@ -37,3 +38,10 @@ fuzz: $(OUTPUT)/fuzz_tracker
 	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
 		$(OUTPUT)/fuzz-corpus 2>$(OUTPUT)/fuzz.log && echo "fuzz: 1 passed, 0 failed" || \
 		{ tail -n 30 $(OUTPUT)/fuzz.log; echo "fuzz: 0 passed, 1 failed"; }
+
+# the oracle scenarios inside Debian's 5.10, 6.1 and 6.12 kernels (qemu, TCG);
+# `make vmtest KERNEL=6.1` for one, KERNEL=/path/to/vmlinuz for your own
+vmtest: export VMTEST = 1
+vmtest: deps $(OUTPUT)/connstate-static
+	$(Q)tests/vm/vmtest.sh --connstate $(OUTPUT)/connstate-static \
+		$(foreach k,$(KERNEL),--kernel $(k))

@@ -119,6 +119,15 @@ expect_error missing_tracepoint_is_named 1 \
 	unshare -m sh -c "mount -t tmpfs none /sys/kernel/tracing/events/sock && exec '$cs' -p 1"
 expect_error help_goes_to_stdout_not_stderr 0 '' sh -c "'$cs' --help >/dev/null; echo x >&2"
 
+# --- the static build needs no library on the host it is copied to ---
+if [ -x "$root/.output/connstate-static" ]; then
+	if LC_ALL=C ldd "$root/.output/connstate-static" 2>&1 | grep -q 'not a dynamic executable'; then
+		pass static_build_is_static
+	else
+		fail static_build_is_static "$(ldd "$root/.output/connstate-static" 2>&1 | head -3)"
+	fi
+fi
+
 # --- a run ends cleanly, leaving nothing behind ---
 start_server || exit 1
 before=$(our_progs)
