@@ -34,6 +34,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 struct conn {
 	__u32 tgid;
 	__u32 lost;
+	__u64 gen;     /* when it was added: tells a reused socket address apart */
 	__u64 held_ts; /* time of the first held tiny read */
 	__u32 held_tid;
 	__u32 held_fd;
@@ -48,6 +49,7 @@ struct stash {
 	__u64 sk;
 	__u64 ptr; /* buffer, iovec array or msghdr in user memory */
 	__u64 cnt; /* iovec count for K_IOV */
+	__u64 gen; /* the connection's gen, for K_CLOSE */
 	__u32 fd;
 	__u8 kind;
 	__u8 dir; /* CS_EV_READ or CS_EV_WRITE */
@@ -294,12 +296,13 @@ static __always_inline enum hold hold_tiny(struct conn *c, struct scratch *s, lo
 static __always_inline struct conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
 {
 	__u64 key = (__u64)sk;
-	struct conn c = { .tgid = tgid };
+	struct conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns() };
 	struct conn *cp;
 	struct scratch *s;
 
-	if (bpf_map_update_elem(&conns, &key, &c, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&conns, &key)) {
+	/* an accepted socket is new even if an entry for its address
+	 * outlived the old one (its destroy was missed): replace it */
+	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
 		stat_inc(CS_STAT_CONN_MAP_FULL);
 		return NULL;
 	}
@@ -622,6 +625,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct stash st = {};
 	struct file *file;
+	struct conn *c;
 	struct sock *sk;
 	__u64 key;
 
@@ -632,8 +636,10 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	if (!sk)
 		return 0;
 	key = (__u64)sk;
-	if (!bpf_map_lookup_elem(&conns, &key) || !file_last_ref(file))
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c || !file_last_ref(file))
 		return 0;
+	st.gen = c->gen;
 	st.sk = key;
 	st.fd = ctx->args[0];
 	st.kind = K_CLOSE;
@@ -657,8 +663,13 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	key = sp->sk;
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c)
-		flush_held(c, key);
+	if (!c || c->gen != sp->gen) {
+		/* destroyed inside close() (its DESTROY was sent), and the
+		 * address perhaps taken by a connection accepted meanwhile */
+		bpf_map_delete_elem(&stashes, &id);
+		return 0;
+	}
+	flush_held(c, key);
 	s = event_begin(CS_EV_CLOSE, key, id >> 32);
 	if (s) {
 		s->e.fd = sp->fd;

@@ -517,9 +517,11 @@ static void on_close(struct tracker *t, struct tr_conn *c)
 	if (!c->opaque)
 		activate_partial(c);
 	http1_eof(&c->resp, &resp_cb, c);
-	/* a request whose response never ended */
+	/* a request whose response never ended; not one pipelined behind a
+	 * response that said close: the server never took that one up */
 	r = c->queue;
-	if (r && !c->opaque && c->state == CS_ST_ACTIVE && (r->resp_started || r->valid))
+	if (r && !c->opaque && c->state == CS_ST_ACTIVE &&
+	    (r->resp_started || (r->valid && !c->no_more)))
 		report_request(c, r, false);
 	if (c->closer == CS_CLOSER_UNKNOWN)
 		c->closer = CS_CLOSER_SERVER;

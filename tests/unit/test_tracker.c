@@ -136,6 +136,16 @@ static void pipelined_requests_give_one_pair_each(void **st)
 	assert_string_equal(requests, "GET /a 200;GET /b 200;GET /c 200;");
 }
 
+static void pipelined_request_after_close_is_not_reported(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_string_equal(requests, "GET /a 404;");
+}
+
 static void connection_close_skips_idle(void **st)
 {
 	ev_accept(*st, SK, 1000);
@@ -411,6 +421,7 @@ int main(void)
 		T(keep_alive_request_gives_active_idle),
 		T(three_sequential_requests),
 		T(pipelined_requests_give_one_pair_each),
+		T(pipelined_request_after_close_is_not_reported),
 		T(connection_close_skips_idle),
 		T(http10_closes_unless_keep_alive),
 		T(http10_request_answered_as_11_still_closes),
