@@ -550,56 +550,14 @@ int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
 	return io_enter(ctx->args[0], 0, 0, K_SENDFILE, CS_EV_WRITE);
 }
 
+/*
+ * One program for the exits of every read- and write-like syscall: their
+ * contexts are alike, and the stash says what the enter saw. The loader
+ * attaches it to each sys_exit_* in its io_exits table; verifying it once
+ * instead of once per syscall is most of connstate's start-up time.
+ */
 SEC("tracepoint/syscalls/sys_exit_read")
-int tp_exit_read(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_readv")
-int tp_exit_readv(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int tp_exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_writev")
-int tp_exit_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int tp_exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int tp_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return io_exit(ctx);
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int tp_exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
+int tp_io_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return io_exit(ctx);
 }

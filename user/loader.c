@@ -19,6 +19,18 @@
 #define CAP_BPF_BIT 39
 #define CAP_SYS_ADMIN_BIT 21
 
+/* Where tp_io_exit is attached: one sys_exit per read- or write-like
+ * syscall that has a tp_enter_* program. */
+static const char *const io_exits[] = {
+	"sys_exit_read",   "sys_exit_readv",   "sys_exit_recvfrom",
+	"sys_exit_recvmsg", "sys_exit_write",   "sys_exit_writev",
+	"sys_exit_sendto", "sys_exit_sendmsg", "sys_exit_sendfile64",
+};
+#define N_IO_EXITS (sizeof(io_exits) / sizeof(io_exits[0]))
+
+/* The links of tp_io_exit; the skeleton holds one link per program. */
+static struct bpf_link *io_exit_links[N_IO_EXITS];
+
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
 /* The kernel that first had each tracepoint we need, for the error text. */
@@ -98,6 +110,16 @@ static int check_tracepoints(struct bpf_object *obj)
 		return -1;
 	}
 	uname(&u);
+	for (size_t i = 0; i < N_IO_EXITS; i++) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/syscalls/%s", events, io_exits[i]);
+		if (access(path, F_OK)) {
+			fprintf(stderr, "connstate: kernel %s lacks tracepoint syscalls/%s\n",
+				u.release, io_exits[i]);
+			return -1;
+		}
+	}
 	bpf_object__for_each_program(prog, obj) {
 		const char *sec = bpf_program__section_name(prog);
 		const char *tp = strchr(sec, '/'), *since;
@@ -168,21 +190,46 @@ fail:
 int loader_attach(struct connstate_bpf *skel)
 {
 	const struct bpf_object_skeleton *s = skel->skeleton;
-	int i;
+	int i, n = 0;
 
-	/* links go where the skeleton's destroy will find and free them */
+	/* links go where the skeleton's destroy, or loader_detach, frees them */
 	for (i = 0; i < s->prog_cnt; i++) {
 		struct bpf_program *prog = *s->progs[i].prog;
-		struct bpf_link *link = bpf_program__attach(prog);
+		struct bpf_link *link;
 
+		if (prog == skel->progs.tp_io_exit)
+			continue;
+		link = bpf_program__attach(prog);
 		if (!link) {
 			fprintf(stderr, "connstate: failed to attach %s: %s\n",
 				bpf_program__section_name(prog), strerror(errno));
 			return -1;
 		}
 		*s->progs[i].link = link;
+		n++;
 	}
-	return s->prog_cnt;
+	for (i = 0; i < (int)N_IO_EXITS; i++) {
+		io_exit_links[i] =
+			bpf_program__attach_tracepoint(skel->progs.tp_io_exit, "syscalls", io_exits[i]);
+		if (!io_exit_links[i]) {
+			fprintf(stderr, "connstate: failed to attach tracepoint syscalls/%s: %s\n",
+				io_exits[i], strerror(errno));
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+void loader_detach(struct connstate_bpf *skel)
+{
+	size_t i;
+
+	for (i = 0; i < N_IO_EXITS; i++) {
+		bpf_link__destroy(io_exit_links[i]);
+		io_exit_links[i] = NULL;
+	}
+	connstate_bpf__detach(skel);
 }
 
 uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx)

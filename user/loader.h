@@ -22,6 +22,8 @@ struct connstate_bpf;
 struct connstate_bpf *loader_load(const struct loader_opts *o);
 /* Attaches every program; returns how many, or -1 after printing why. */
 int loader_attach(struct connstate_bpf *skel);
+/* Detaches every program; events already in the ring buffer stay there. */
+void loader_detach(struct connstate_bpf *skel);
 /* Sums the per-CPU counter idx of the "stats" map. */
 uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx);
 

@@ -33,6 +33,7 @@ struct app {
 	pid_t live[MAX_TARGETS]; /* target processes not yet seen to exit */
 	size_t nlive;
 	uint64_t lost_told;
+	bool draining; /* detached: consume what the ring buffer still holds */
 };
 
 static volatile sig_atomic_t exiting;
@@ -114,6 +115,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct app *a = ctx;
 	const struct cs_event *e = data;
 
+	/* a busy ring buffer never runs dry: stop consuming to see the signal */
+	if (exiting && !a->draining)
+		return -EINTR;
 	if (size < sizeof(*e) || sizeof(*e) + e->head_len + e->tail_len > size)
 		return 0;
 	if (e->type == CS_EV_PROC_FORK)
@@ -223,6 +227,9 @@ static int run(struct app *a)
 			break;
 		}
 	}
+	/* no new events after this; what is queued is bounded by the ring */
+	loader_detach(a->skel);
+	a->draining = true;
 	ring_buffer__consume(rb);
 	check_lost(a);
 	tracker_each_open(a->tracker, print_open, a);

@@ -88,7 +88,8 @@ http_get() { # http_get FD: one keep-alive request, reads the response
 	timeout 0.3 cat <&"$1" >/dev/null
 }
 
-our_progs() { bpftool prog show 2>/dev/null | grep -c 'name tp_set_state'; }
+# ids of loaded programs named like ours (other connstate runs may add theirs)
+prog_ids() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*name tp_set_state.*/\1/p' | sort; }
 
 [ -x "$cs" ] || { echo "cli: $cs missing; run make" >&2; exit 1; }
 [ -x "$oracle/server" ] || { echo "cli: $oracle/server missing; run tests/oracle/run.sh once" >&2; exit 1; }
@@ -130,17 +131,18 @@ fi
 
 # --- a run ends cleanly, leaving nothing behind ---
 start_server || exit 1
-before=$(our_progs)
+prog_ids >"$work/ids.before"
 if start_connstate -p "$srv_pid"; then
-	during=$(our_progs)
+	prog_ids >"$work/ids.during"
+	ours=$(comm -13 "$work/ids.before" "$work/ids.during")
 	stop_connstate INT
 	rc=$?
 	sleep 0.2
-	after=$(our_progs)
-	if [ "$rc" -eq 0 ] && [ "$during" -eq $((before + 1)) ] && [ "$after" -eq "$before" ]; then
+	left=$(prog_ids | grep -xF "${ours:-none}")
+	if [ "$rc" -eq 0 ] && [ "$(echo "$ours" | grep -c .)" -eq 1 ] && [ -z "$left" ]; then
 		pass sigint_detaches_and_exits_0
 	else
-		fail sigint_detaches_and_exits_0 "rc=$rc programs before/during/after: $before/$during/$after"
+		fail sigint_detaches_and_exits_0 "rc=$rc our program ids: '$ours', left after exit: '$left'"
 	fi
 fi
 if start_connstate -p "$srv_pid"; then
