@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "connstate.h"
@@ -139,6 +140,37 @@ static int check_tracepoints(struct bpf_object *obj)
 	return 0;
 }
 
+static bool btf_has_member(const struct btf *btf, const char *type, const char *member)
+{
+	__s32 id = btf ? btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT) : -1;
+	const struct btf_type *t;
+	const struct btf_member *m;
+	int i;
+
+	if (id < 0)
+		return false;
+	t = btf__type_by_id(btf, id);
+	m = btf_members(t);
+	for (i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
+			return true;
+	return false;
+}
+
+/* The paths CO-RE picks on this kernel, for -v and for bug reports. */
+static void print_paths(const struct loader_opts *o, const char *release)
+{
+	struct btf *btf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
+
+	fprintf(stderr,
+		"connstate: kernel %s: last-close check via %s; process exit via %s\n",
+		release,
+		btf_has_member(btf, "file", "f_ref") ? "file->f_ref (6.13+)" : "file->f_count",
+		btf_has_member(btf, "trace_event_raw_sched_process_exit", "group_dead") ?
+			"group_dead" : "the group leader's exit");
+	btf__free(btf);
+}
+
 struct connstate_bpf *loader_load(const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
@@ -160,6 +192,8 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 			u.release);
 		return NULL;
 	}
+	if (o->verbose)
+		print_paths(o, u.release);
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
 		fprintf(stderr, "connstate: kernel %s lacks the BPF ring buffer (Linux 5.8+ has it)\n",
 			u.release);

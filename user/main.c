@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 	lo.btf_path = app.cli.btf_path;
 	lo.ring_bytes = app.cli.ring_mib << 20;
 	lo.max_conns = app.cli.max_conns;
+	lo.verbose = app.cli.verbose;
 	app.skel = loader_load(&lo);
 	if (!app.skel)
 		return 1;

@@ -32,6 +32,13 @@ done
 # In the VM: everything is in /bin, the oracle files in /oracle.
 cat >"$work/test.sh" <<'EOF'
 #!/bin/bash
+# which kernel paths CO-RE picks here, for the log and the README
+sleep 1000 & sl=$!
+/bin/connstate -v -p "$sl" 2>&1 >/dev/null | grep '^connstate: kernel' & cs=$!
+sleep 3
+kill -INT $(pidof connstate) 2>/dev/null
+kill "$sl"
+wait "$cs"
 /oracle/run.sh --connstate /bin/connstate --bin /bin --no-build \
 	--expected /oracle/expected.txt 2>&1 | tee /tmp/oracle.out
 rc=${PIPESTATUS[0]}
