@@ -31,9 +31,18 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Waking the reader costs the traced process microseconds per event (an
+ * irq_work and a context switch), more than all our other work. So events
+ * wake it only once this many bytes wait; otherwise the reader finds them
+ * at its next poll timeout. The loader sets it; 0 wakes on every event.
+ */
+const volatile __u64 wakeup_bytes = 0;
+
 struct conn {
 	__u32 tgid;
 	__u32 lost;
+	__u32 state_told; /* its end (the first change from ESTABLISHED) was sent */
 	__u64 gen;     /* when it was added: tells a reused socket address apart */
 	__u64 held_ts; /* time of the first held tiny read */
 	__u32 held_tid;
@@ -234,7 +243,10 @@ static __always_inline void event_submit(struct scratch *s, struct conn *c)
 		len = CS_HEAD_CAP + CS_TAIL_CAP;
 	if (c)
 		s->e.lost = c->lost;
-	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len, 0)) {
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len,
+			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+				       BPF_RB_FORCE_WAKEUP :
+				       BPF_RB_NO_WAKEUP)) {
 		stat_inc(CS_STAT_LOST_EVENTS);
 		if (c)
 			__sync_fetch_and_add(&c->lost, 1);
@@ -468,21 +480,22 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 	s->e.ret = ret;
 	s->e.fd = st.fd;
 	if (ret > 0) {
-		switch (st.kind) {
-		case K_BUF:
-			copy_buf(s, st.ptr, ret);
-			break;
-		case K_IOV:
-			copy_iov(s, st.ptr, st.cnt, ret);
-			break;
-		case K_MSG:
-			if (!bpf_probe_read_user(&msg, sizeof(msg), (void *)st.ptr))
-				copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, ret);
-			break;
-		case K_SENDFILE:
-			s->e.flags |= CS_F_SENDFILE;
-			break;
+		/* one copy_iov call site: the verifier walks each one */
+		if (st.kind == K_MSG) {
+			if (bpf_probe_read_user(&msg, sizeof(msg), (void *)st.ptr))
+				st.cnt = 0;
+			else {
+				st.ptr = (__u64)msg.msg_iov;
+				st.cnt = msg.msg_iovlen;
+			}
+			st.kind = K_IOV;
 		}
+		if (st.kind == K_BUF)
+			copy_buf(s, st.ptr, ret);
+		else if (st.kind == K_IOV)
+			copy_iov(s, st.ptr, st.cnt, ret);
+		else if (st.kind == K_SENDFILE)
+			s->e.flags |= CS_F_SENDFILE;
 	}
 	hold = st.dir == CS_EV_READ && ret > 0 && st.kind == K_BUF ? hold_tiny(c, s, ret) : HOLD_NO;
 	if (hold != HOLD_KEPT)
@@ -673,11 +686,13 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	struct scratch *s;
 	struct conn *c;
 
-	if (ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_ESTABLISHED)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
+	/* the user side wants only who ended it: the first change */
+	if (!c || c->state_told)
 		return 0;
+	c->state_told = 1;
 	s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
 	if (!s)
 		return 0;

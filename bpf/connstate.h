@@ -27,7 +27,7 @@ enum cs_event_type {
 	CS_EV_WRITE,	  /* write-like syscall returned > 0 or an error */
 	CS_EV_CLOSE,	  /* the last descriptor of the socket was closed */
 	CS_EV_SHUTDOWN,	  /* shutdown(2); ret holds how */
-	CS_EV_TCP_STATE,  /* inet_sock_set_state; old/new in tcp_old/tcp_new */
+	CS_EV_TCP_STATE,  /* the first state change out of ESTABLISHED */
 	CS_EV_DESTROY,	  /* tcp_destroy_sock: the socket is gone */
 	CS_EV_PROC_FORK,  /* a target forked: tgid is the child, fd the parent */
 	CS_EV_PROC_EXIT,  /* a target process exited */

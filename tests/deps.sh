@@ -10,6 +10,9 @@ pkgs=(
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
 )
+if [ "${BENCH:-0}" = 1 ]; then
+	pkgs+=(wrk bpftrace)
+fi
 if [ "${VMTEST:-0}" = 1 ]; then
 	pkgs+=(qemu-system-x86 bash-static cpio)
 fi

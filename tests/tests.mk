@@ -45,3 +45,8 @@ vmtest: export VMTEST = 1
 vmtest: deps $(OUTPUT)/connstate-static
 	$(Q)tests/vm/vmtest.sh --connstate $(OUTPUT)/connstate-static \
 		$(foreach k,$(KERNEL),--kernel $(k))
+
+# overhead against the untraced server (nginx + wrk); a tool, not a test
+bench: export BENCH = 1
+bench: deps connstate
+	$(Q)tests/bench/bench.sh

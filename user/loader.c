@@ -207,6 +207,7 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 	if (check_tracepoints(skel->obj))
 		goto fail;
 	bpf_map__set_max_entries(skel->maps.events, o->ring_bytes);
+	skel->rodata->wakeup_bytes = o->wakeup_bytes;
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	err = connstate_bpf__load(skel);
 	if (err) {

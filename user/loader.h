@@ -13,6 +13,7 @@ struct loader_opts {
 	const char *btf_path; /* NULL: the running kernel's */
 	uint32_t ring_bytes;
 	uint32_t max_conns;
+	uint64_t wakeup_bytes; /* wake the reader only when this much waits */
 	bool verbose; /* also say which kernel paths CO-RE picked */
 };
 

@@ -2,7 +2,6 @@
 #include <inttypes.h>
 #include <time.h>
 
-#include "addr.h"
 #include "output.h"
 
 void output_json_string(FILE *f, const char *s)
@@ -36,9 +35,9 @@ static void wall_time(const struct output *o, uint64_t ts, char *buf, size_t len
 /* Common start of a line: the text prefix or the JSON fields every object has. */
 static void begin(struct output *o, const struct tr_conn *c, uint64_t ts, const char *type)
 {
-	char client[ADDR_STR_MAX], local[ADDR_STR_MAX], when[48];
+	const char *client = c->client_str, *local = c->local_str;
+	char when[48];
 
-	addr_format(&c->remote, client, sizeof(client));
 	if (!o->json) {
 		if (o->timestamps) {
 			wall_time(o, ts, when, sizeof(when), false);
@@ -47,7 +46,6 @@ static void begin(struct output *o, const struct tr_conn *c, uint64_t ts, const 
 		fprintf(o->f, "Client: %s - ", client);
 		return;
 	}
-	addr_format(&c->local, local, sizeof(local));
 	wall_time(o, ts, when, sizeof(when), true);
 	fprintf(o->f, "{\"time\":\"%s\",\"type\":\"%s\",\"pid\":%u,\"client\":\"%s\",\"local\":\"%s\"",
 		when, type, c->tgid, client, local);

@@ -158,6 +158,8 @@ static struct tr_conn *conn_new(struct tracker *t, const struct cs_event *e)
 	else if (!(c = malloc(sizeof(*c))))
 		return NULL;
 	memset(c, 0, sizeof(*c));
+	strcpy(c->client_str, "?:0"); /* until its addresses are known */
+	strcpy(c->local_str, "?:0");
 	c->sk = e->sk;
 	c->tgid = e->tgid;
 	c->start_ns = e->ts_ns;
@@ -564,6 +566,8 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 			return;
 		c->local = e->local;
 		c->remote = e->remote;
+		addr_format(&c->remote, c->client_str, sizeof(c->client_str));
+		addr_format(&c->local, c->local_str, sizeof(c->local_str));
 		c->now = e->ts_ns;
 		note_lost(c, e->lost);
 		if (e->type == CS_EV_ACCEPT)

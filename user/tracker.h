@@ -12,6 +12,7 @@
 
 #include <linux/types.h>
 
+#include "addr.h"
 #include "connstate.h"
 #include "http1.h"
 
@@ -52,6 +53,7 @@ struct tr_conn {
 	uint64_t sk;
 	uint32_t tgid;
 	struct cs_addr local, remote;
+	char client_str[ADDR_STR_MAX], local_str[ADDR_STR_MAX]; /* formatted once */
 	bool adopted;	   /* predates attach */
 	bool uncertain;	   /* events were lost: states withheld */
 	bool no_more;	   /* the server will close: later requests are moot */
