@@ -315,6 +315,9 @@ static __always_inline struct conn *conn_add(struct sock *sk, __u32 tgid, __u32 
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
 	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
+		/* another thread adopted it first */
+		if (type == CS_EV_ADOPT && (cp = bpf_map_lookup_elem(&conns, &key)))
+			return cp;
 		stat_inc(CS_STAT_CONN_MAP_FULL);
 		return NULL;
 	}
