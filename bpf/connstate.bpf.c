@@ -138,16 +138,30 @@ static __always_inline bool is_target(__u32 tgid)
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
+/* Set by the loader where bpf_get_current_task_btf() exists (5.11+): the
+ * walk to the descriptor table is then plain loads, not helper calls. The
+ * verifier drops the branch a kernel cannot take. */
+const volatile bool have_task_btf = false;
+
 static __always_inline struct file *fd_to_file(__u32 fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file = NULL;
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	if (have_task_btf) {
+		fdt = bpf_get_current_task_btf()->files->fdt;
+		if (fd >= fdt->max_fds)
+			return NULL;
+		fds = fdt->fd;
+	} else {
+		struct task_struct *task = (void *)bpf_get_current_task();
+
+		fdt = BPF_CORE_READ(task, files, fdt);
+		if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+			return NULL;
+		fds = BPF_CORE_READ(fdt, fd);
+	}
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
 	return file;
 }

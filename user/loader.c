@@ -208,6 +208,9 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 		goto fail;
 	bpf_map__set_max_entries(skel->maps.events, o->ring_bytes);
 	skel->rodata->wakeup_bytes = o->wakeup_bytes;
+	skel->rodata->have_task_btf =
+		libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf,
+					NULL) == 1;
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	err = connstate_bpf__load(skel);
 	if (err) {
