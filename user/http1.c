@@ -349,6 +349,25 @@ static void blind_append(struct http1_parser *p, const uint8_t *d, size_t len)
 	p->blind_len = have + n;
 }
 
+/* Takes up to n bytes of a Content-Length body or of a chunk's data,
+ * copied or not; returns how many it took. */
+static uint64_t take_body(struct http1_parser *p, uint64_t n, const struct http1_cb *cb, void *ctx)
+{
+	uint64_t used = n < p->remaining ? n : p->remaining;
+
+	p->remaining -= used;
+	p->msg_bytes += used;
+	if (p->remaining)
+		return used;
+	if (p->phase == HTTP1_P_BODY_LENGTH) {
+		message_done(p, cb, ctx);
+	} else {
+		p->phase = HTTP1_P_CHUNK_DATA_END;
+		p->line_len = 0;
+	}
+	return used;
+}
+
 void http1_feed(struct http1_parser *p, const uint8_t *d, size_t len, const struct http1_cb *cb,
 		void *ctx)
 {
@@ -365,11 +384,8 @@ void http1_feed(struct http1_parser *p, const uint8_t *d, size_t len, const stru
 			used = feed_head(p, d, len, cb, ctx);
 			break;
 		case HTTP1_P_BODY_LENGTH:
-			used = len < p->remaining ? len : p->remaining;
-			p->remaining -= used;
-			p->msg_bytes += used;
-			if (!p->remaining)
-				message_done(p, cb, ctx);
+		case HTTP1_P_CHUNK_DATA:
+			used = take_body(p, len, cb, ctx);
 			break;
 		case HTTP1_P_CHUNK_SIZE: {
 			bool done = take_line(p, d, len, &used);
@@ -390,15 +406,6 @@ void http1_feed(struct http1_parser *p, const uint8_t *d, size_t len, const stru
 			p->phase = sz ? HTTP1_P_CHUNK_DATA : HTTP1_P_CHUNK_TRAILER;
 			break;
 		}
-		case HTTP1_P_CHUNK_DATA:
-			used = len < p->remaining ? len : p->remaining;
-			p->remaining -= used;
-			p->msg_bytes += used;
-			if (!p->remaining) {
-				p->phase = HTTP1_P_CHUNK_DATA_END;
-				p->line_len = 0;
-			}
-			break;
 		case HTTP1_P_CHUNK_DATA_END:
 			if (take_line(p, d, len, &used)) {
 				p->line_len = 0;
@@ -442,20 +449,8 @@ void http1_skip(struct http1_parser *p, uint64_t n, const struct http1_cb *cb, v
 		}
 		switch (p->phase) {
 		case HTTP1_P_BODY_LENGTH:
-			used = n < p->remaining ? n : p->remaining;
-			p->remaining -= used;
-			p->msg_bytes += used;
-			if (!p->remaining)
-				message_done(p, cb, ctx);
-			break;
 		case HTTP1_P_CHUNK_DATA:
-			used = n < p->remaining ? n : p->remaining;
-			p->remaining -= used;
-			p->msg_bytes += used;
-			if (!p->remaining) {
-				p->phase = HTTP1_P_CHUNK_DATA_END;
-				p->line_len = 0;
-			}
+			used = take_body(p, n, cb, ctx);
 			break;
 		case HTTP1_P_CHUNK_SIZE:
 		case HTTP1_P_CHUNK_DATA_END:
