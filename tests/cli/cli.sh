@@ -214,6 +214,19 @@ if start_connstate -p "$srv_pid" -S; then
 	fi
 fi
 
+# --- -T prefixes text lines with the time; state lines keep their shape ---
+if start_connstate -p "$srv_pid" -T; then
+	"$oracle/client" -addr "127.0.0.1:$port" -scenario keepalive_1 >/dev/null
+	sleep 0.3
+	stop_connstate INT
+	n=$(grep -Ec '^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6} Client: 127\.0\.0\.1:[0-9]+ - (new state: (new|active|idle|closed)|request: GET / HTTP/1\.1 -> 200, .* B out)$' "$work/cs.out")
+	if [ "$n" -eq 5 ] && [ "$(wc -l <"$work/cs.out")" -eq 5 ]; then
+		pass timestamps_prefix_every_text_line
+	else
+		fail timestamps_prefix_every_text_line "$n of 5 lines match: $(cat "$work/cs.out")"
+	fi
+fi
+
 # --- lost events are counted, reported, and give no invented states ---
 if start_connstate -p "$srv_pid" --ring-size 1 -S; then
 	kill -STOP "$cs_pid"
