@@ -158,13 +158,13 @@ static bool btf_has_member(const struct btf *btf, const char *type, const char *
 }
 
 /* The paths CO-RE picks on this kernel, for -v and for bug reports. */
-static void print_paths(const struct loader_opts *o, const char *release)
+static void print_paths(const struct loader_opts *o, const char *release, bool task_btf)
 {
 	struct btf *btf = o->btf_path ? btf__parse(o->btf_path, NULL) : btf__load_vmlinux_btf();
 
 	fprintf(stderr,
-		"connstate: kernel %s: last-close check via %s; process exit via %s\n",
-		release,
+		"connstate: kernel %s: descriptor walk via %s; last-close check via %s; process exit via %s\n",
+		release, task_btf ? "BTF pointer loads (5.11+)" : "probe reads",
 		btf_has_member(btf, "file", "f_ref") ? "file->f_ref (6.13+)" : "file->f_count",
 		btf_has_member(btf, "trace_event_raw_sched_process_exit", "group_dead") ?
 			"group_dead" : "the group leader's exit");
@@ -192,8 +192,6 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 			u.release);
 		return NULL;
 	}
-	if (o->verbose)
-		print_paths(o, u.release);
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) != 1) {
 		fprintf(stderr, "connstate: kernel %s lacks the BPF ring buffer (Linux 5.8+ has it)\n",
 			u.release);
@@ -211,6 +209,8 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 	skel->rodata->have_task_btf =
 		libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf,
 					NULL) == 1;
+	if (o->verbose)
+		print_paths(o, u.release, skel->rodata->have_task_btf);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	err = connstate_bpf__load(skel);
 	if (err) {
