@@ -120,7 +120,7 @@ struct {
 	__uint(max_entries, 4 << 20); /* resized by the loader */
 } events SEC(".maps");
 
-/* Before 6.13 (commit 90ee6ed776c0 "fs: port files to file_ref") */
+/* Before 6.13, whose "fs: port files to file_ref" replaced f_count with f_ref */
 struct file___old {
 	atomic_long_t f_count;
 };
