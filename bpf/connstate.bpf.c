@@ -392,12 +392,21 @@ int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
 	return on_accept_exit(ctx);
 }
 
+/* A syscall of c we cannot follow is data lost for c, like a lost event:
+ * the user side then withholds its states instead of guessing. */
+static __always_inline void stash_failed(struct conn *c)
+{
+	stat_inc(CS_STAT_STASH_FULL);
+	__sync_fetch_and_add(&c->lost, 1);
+}
+
 /* Save a syscall's arguments if fd is a tracked connection of a target. */
 static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct stash st = {};
+	struct conn *c;
 	struct sock *sk;
 	__u64 key;
 
@@ -407,7 +416,8 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	if (!sk)
 		return 0;
 	key = (__u64)sk;
-	if (!bpf_map_lookup_elem(&conns, &key) && !conn_adopt(sk, tgid, fd))
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c && !(c = conn_adopt(sk, tgid, fd)))
 		return 0;
 	st.sk = key;
 	st.ptr = ptr;
@@ -416,7 +426,7 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	st.kind = kind;
 	st.dir = dir;
 	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
-		stat_inc(CS_STAT_STASH_FULL);
+		stash_failed(c);
 	return 0;
 }
 
@@ -632,7 +642,7 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	st.fd = ctx->args[0];
 	st.kind = K_CLOSE;
 	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
-		stat_inc(CS_STAT_STASH_FULL);
+		stash_failed(c);
 	return 0;
 }
 

@@ -180,11 +180,13 @@ static void summary(struct app *a)
 
 	tracker_totals(a->tracker, &t);
 	fprintf(stderr,
-		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu connections not tracked (map full)\n",
+		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu syscalls not followed (stash full), %llu connections uncertain, %llu connections not tracked (map full)\n",
 		(unsigned long long)t.conns, (unsigned long long)t.open,
 		(unsigned long long)t.requests,
 		(unsigned long long)loader_stat(a->skel, CS_STAT_EVENTS),
 		(unsigned long long)loader_stat(a->skel, CS_STAT_LOST_EVENTS),
+		(unsigned long long)loader_stat(a->skel, CS_STAT_STASH_FULL),
+		(unsigned long long)t.uncertain,
 		(unsigned long long)loader_stat(a->skel, CS_STAT_CONN_MAP_FULL));
 }
 

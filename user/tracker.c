@@ -325,10 +325,17 @@ static void req_on_done(void *ctx, uint64_t bytes)
 		r->bytes_in += bytes;
 }
 
+static void mark_uncertain(struct tr_conn *c)
+{
+	if (!c->uncertain)
+		c->t->totals.uncertain++;
+	c->uncertain = true;
+}
+
 static void on_lost_sync(void *ctx)
 {
 	warn(ctx, "stream cannot be framed (a header block was not copied); states withheld");
-	((struct tr_conn *)ctx)->uncertain = true;
+	mark_uncertain(ctx);
 }
 
 static const struct http1_cb req_cb = {
@@ -538,12 +545,10 @@ static void note_lost(struct tr_conn *c, uint32_t lost)
 	if (lost <= c->lost)
 		return;
 	c->t->totals.lost += lost - c->lost;
-	if (!c->uncertain)
-		c->t->totals.uncertain++;
-	snprintf(msg, sizeof(msg), "%u events lost (ring buffer full); states withheld",
+	snprintf(msg, sizeof(msg), "%u events lost (ring buffer or syscall table full); states withheld",
 		 lost - c->lost);
 	c->lost = lost;
-	c->uncertain = true;
+	mark_uncertain(c);
 	warn(c, msg);
 }
 

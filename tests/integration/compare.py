@@ -218,7 +218,8 @@ def main():
     if not summary:
         problems.append("no summary line on stderr")
     else:
-        for what in ("events lost", "connections not tracked"):
+        for what in ("events lost", "syscalls not followed", "connections uncertain",
+                     "connections not tracked"):
             m = re.search(r"(\d+) " + what, summary[-1])
             if m and int(m.group(1)):
                 problems.append("summary reports %s %s" % (m.group(1), what))
