@@ -93,7 +93,10 @@ for k in $kernels; do
 	raw=$work/$name.raw
 	start=$(date +%s)
 	# shellcheck disable=SC2086  # VMTEST_QEMU_OPTS is a list of options
-	qemu-system-x86_64 -accel "$accel" -m 1G -smp 2 \
+	# One vCPU by default: under TCG, two vCPUs on our two host cores once
+	# stalled a 6.1 guest in both CPUs (soft lockups, RCU starved) while
+	# probes were being attached. VMTEST_SMP=2 for more.
+	qemu-system-x86_64 -accel "$accel" -m 1G -smp "${VMTEST_SMP:-1}" \
 		-nographic -no-reboot -nic none -kernel "$vmlinuz" -initrd "$initrd" \
 		-append "console=ttyS0 quiet panic=-1 vmtest.timeout=$limit" \
 		${VMTEST_QEMU_OPTS:-} </dev/null >"$raw" 2>&1 &
@@ -112,7 +115,9 @@ for k in $kernels; do
 		if [ "$done_at" = 0 ] && grep -aq 'vmtest: exit [0-9]' "$raw"; then
 			done_at=$now
 		fi
-		if [ $booted = 0 ] && [ $((now - start)) -ge "$boot_limit" ]; then
+		if grep -aq 'soft lockup\|detected stalls on CPUs' "$raw"; then
+			note="guest kernel stalled (see the log)"
+		elif [ $booted = 0 ] && [ $((now - start)) -ge "$boot_limit" ]; then
 			note="no boot within ${boot_limit}s"
 		elif [ $((now - start)) -ge $((boot_limit + limit + 30)) ]; then
 			note="VM time limit"
