@@ -11,30 +11,40 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 total_pass=0
 total_fail=0
+total_skip=0
 log=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tests.XXXXXX")
 
-# add_counts NAME FILE: reads the suite's "N passed, M failed" line
+# add_counts NAME FILE RC: reads the suite's "NAME: N passed, M failed" line.
+# No line, or a non-zero exit with no failure counted, is one failure: a
+# suite that crashed or ran nothing must not look clean.
 add_counts() {
-	local line p f
-	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)
+	local line p f s
+	line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n 1)
 	if [ -z "$line" ]; then
-		echo "== $1: no result line: counted as 1 failure"
+		echo "== $1: no result line (exit $3): counted as 1 failure"
 		total_fail=$((total_fail + 1))
 		return
 	fi
 	p=$(echo "$line" | sed -E 's/.*\b([0-9]+) passed.*/\1/')
 	f=$(echo "$line" | sed -E 's/.*\b([0-9]+) failed.*/\1/')
-	echo "== $1: $p passed, $f failed"
+	s=$(echo "$line" | sed -nE 's/.*\b([0-9]+) skipped.*/\1/p')
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "== $1: exit $3 with no failure counted: counted as 1 failure"
+		f=1
+	fi
+	echo "== $1: $p passed, $f failed${s:+, $s SKIPPED}"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
+	total_skip=$((total_skip + ${s:-0}))
 }
 
 suite() { # suite NAME CMD...
-	local name=$1
+	local name=$1 rc
 	shift
 	echo "== $name: $*"
 	"$@" 2>&1 | tee "$log/$name.log"
-	add_counts "$name" "$log/$name.log"
+	rc=${PIPESTATUS[0]}
+	add_counts "$name" "$log/$name.log" "$rc"
 }
 
 unit() {
@@ -67,5 +77,10 @@ fi
 
 rm -rf "$log"
 echo
-echo "all: $total_pass passed, $total_fail failed"
+if [ "$total_skip" -gt 0 ]; then
+	echo "all: $total_skip checks SKIPPED (see the SKIP lines above)"
+	echo "all: $total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "all: $total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" -eq 0 ]

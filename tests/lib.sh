@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The one helper library of the shell test suites; source it, do not run it.
+#
+#   suite_begin NAME PLANNED    a suite named NAME that runs PLANNED checks
+#   pass CHECK                  one check passed
+#   fail CHECK WHY              one check failed (its setup failing counts too)
+#   skip CHECK WHY              the machine truly cannot run it: printed loudly
+#   suite_end                   prints "NAME: P passed, F failed[, S skipped]"
+#                               and returns non-zero unless all planned ran
+#                               and none failed; a check that never ran (its
+#                               block was skipped by an error) is a failure
+#   wait_until SECS CMD...      polls CMD every 0.1 s until it succeeds or
+#                               SECS pass; returns CMD's last status
+#   cs_start OUT ERR ARGS...    runs connstate (CS_BIN) in the background with
+#                               ARGS, stdout to OUT, stderr to ERR, and waits
+#                               (10 s at most) for "connstate: attached";
+#                               sets CS_PID; returns 1 if it did not attach
+#   cs_stop [SIGNAL]            signals connstate (INT by default), waits,
+#                               returns its exit code
+#   lib_cleanup                 kills what cs_start and track_pid started
+#   track_pid PID               kill PID at lib_cleanup
+#
+# CS_BIN defaults to ./connstate at the top of the tree.
+_lib_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CS_BIN=${CS_BIN:-$_lib_root/connstate}
+_suite=""
+_planned=0
+_passed=0
+_failed=0
+_skipped=0
+_tracked=()
+
+suite_begin() {
+	_suite=$1
+	_planned=$2
+	_passed=0
+	_failed=0
+	_skipped=0
+}
+
+pass() {
+	echo "PASS $1"
+	_passed=$((_passed + 1))
+}
+
+fail() {
+	echo "FAIL $1: ${2:-}"
+	_failed=$((_failed + 1))
+}
+
+skip() {
+	echo "SKIP $1: ${2:-} (SKIPPED: this machine cannot run it)" >&2
+	echo "SKIP $1: ${2:-}"
+	_skipped=$((_skipped + 1))
+}
+
+suite_end() {
+	local ran=$((_passed + _failed + _skipped))
+
+	if [ "$ran" -ne "$_planned" ]; then
+		echo "FAIL ${_suite}_ran_every_check: ran $ran of $_planned planned checks"
+		if [ "$ran" -lt "$_planned" ]; then
+			_failed=$((_failed + _planned - ran))
+		else
+			_failed=$((_failed + 1))
+		fi
+	fi
+	if [ "$_skipped" -gt 0 ]; then
+		echo "$_suite: $_passed passed, $_failed failed, $_skipped skipped"
+	else
+		echo "$_suite: $_passed passed, $_failed failed"
+	fi
+	[ "$_failed" -eq 0 ]
+}
+
+wait_until() {
+	local secs=$1 i n
+	shift
+	n=$((secs * 10))
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+track_pid() { _tracked+=("$1"); }
+
+_cs_attached() { grep -q '^connstate: attached' "$1" || ! kill -0 "$2" 2>/dev/null; }
+
+cs_start() {
+	local out=$1 err=$2
+	shift 2
+	# 5>&- 6>&-: connstate must not hold a test's client sockets open
+	"$CS_BIN" "$@" >"$out" 2>"$err" 5>&- 6>&- </dev/null &
+	CS_PID=$!
+	_tracked+=("$CS_PID")
+	wait_until 10 _cs_attached "$err" "$CS_PID"
+	if ! grep -q '^connstate: attached' "$err"; then
+		echo "lib: connstate did not attach: $(head -c 400 "$err")" >&2
+		return 1
+	fi
+}
+
+cs_stop() {
+	kill "-${1:-INT}" "$CS_PID" 2>/dev/null
+	wait "$CS_PID"
+}
+
+lib_cleanup() {
+	local p
+	for p in "${_tracked[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	_tracked=()
+}
