@@ -38,7 +38,19 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean check unit integration demo format vmtest bench deps
+PREFIX ?= /usr/local
+SBINDIR := $(PREFIX)/sbin
+MANDIR := $(PREFIX)/share/man/man8
+COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
+
+# What the build itself needs; `make deps` installs it. Checked before the
+# first compile so a fresh machine gets one line, not a compiler error.
+MISSING_TOOLS = $(strip $(foreach t,$(CLANG) $(BPFTOOL) $(CC),$(if $(shell command -v $(t) 2>/dev/null),,$(t))) \
+	$(if $(wildcard /usr/include/bpf/libbpf.h),,libbpf-dev) \
+	$(if $(wildcard /usr/include/libelf.h /usr/include/libelf/libelf.h),,libelf-dev) \
+	$(if $(wildcard /usr/include/zlib.h),,zlib1g-dev))
+
+.PHONY: all clean check unit integration demo format vmtest bench deps buildtools install uninstall
 .DELETE_ON_ERROR:
 # keep the BPF object and skeleton: they are inputs, not leftovers
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) $(SKELS)
@@ -57,7 +69,10 @@ $(OUTPUT)/connstate-static: $(APP_OBJS) $(CORE_OBJS)
 $(OUTPUT):
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/connstate.h $(VMLINUX) | $(OUTPUT)
+buildtools:
+	$(if $(MISSING_TOOLS),$(error connstate: cannot build, missing $(MISSING_TOOLS): run 'make deps' (as root) to install the build dependencies),@:)
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/connstate.h $(VMLINUX) | $(OUTPUT) buildtools
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -71,6 +86,17 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/connstate.h $(SKELS) | $(OUTPUT
 	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
 
 include tests/tests.mk
+
+install: connstate
+	$(call msg,INSTALL,$(DESTDIR)$(SBINDIR)/connstate)
+	$(Q)install -D -m 0755 connstate $(DESTDIR)$(SBINDIR)/connstate
+	$(Q)install -D -m 0644 docs/connstate.8 $(DESTDIR)$(MANDIR)/connstate.8
+	$(Q)install -D -m 0644 docs/connstate.bash-completion $(DESTDIR)$(COMPLETIONDIR)/connstate
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(SBINDIR)/connstate)
+	$(Q)rm -f $(DESTDIR)$(SBINDIR)/connstate $(DESTDIR)$(MANDIR)/connstate.8 \
+		$(DESTDIR)$(COMPLETIONDIR)/connstate
 
 clean:
 	$(call msg,CLEAN)
