@@ -15,12 +15,9 @@ INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf \
 	-Wall -Werror -Wno-unused-function
 
-ifeq ($(STATIC),1)
-LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd
-else
+STATIC_LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd
 # libbpf statically (one copy of a known version), its deps from the system
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
-endif
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lmicrohttpd
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
@@ -29,6 +26,15 @@ CORE_SRCS := user/http1.c user/tracker.c user/output.c user/addr.c user/stats.c
 APP_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
+# A static build has no --metrics: libmicrohttpd's archive needs GnuTLS's
+# whole static closure, which Debian does not ship.
+STATIC_OBJS := $(filter-out $(OUTPUT)/metrics.o,$(APP_OBJS)) $(OUTPUT)/metrics-none.o $(CORE_OBJS)
+ifeq ($(STATIC),1)
+BIN_OBJS := $(STATIC_OBJS)
+LIBS := $(STATIC_LIBS)
+else
+BIN_OBJS := $(APP_OBJS) $(CORE_OBJS)
+endif
 
 ifeq ($(V),1)
 Q =
@@ -57,14 +63,18 @@ MISSING_TOOLS = $(strip $(foreach t,$(CLANG) $(BPFTOOL) $(CC),$(if $(shell comma
 
 all: connstate
 
-connstate: $(APP_OBJS) $(CORE_OBJS)
+connstate: $(BIN_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 # the same objects, fully static: one file to copy to a host or into a VM
-$(OUTPUT)/connstate-static: $(APP_OBJS) $(CORE_OBJS)
+$(OUTPUT)/connstate-static: $(STATIC_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(STATIC_LIBS) -o $@
+
+$(OUTPUT)/metrics-none.o: user/metrics.c user/metrics.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -DCS_NO_METRICS -c $< -o $@
 
 $(OUTPUT):
 	$(Q)mkdir -p $@

@@ -5,11 +5,12 @@ set -eu
 
 pkgs=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev # build
+	libmicrohttpd-dev                                                     # --metrics
 	libcmocka-dev libclang-rt-14-dev                                      # unit tests, fuzzer
 	golang-go                                                             # the Go oracle
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
-	man-db                                                                # man -l in the install test
+	man-db prometheus                                                     # man -l; a real scrape of --metrics
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)

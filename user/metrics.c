@@ -7,17 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <microhttpd.h>
 
 #include "cli.h"
 #include "metrics.h"
-
-struct metrics {
-	struct MHD_Daemon *d;
-	int fd;
-	metrics_render_fn render;
-	void *ctx;
-};
 
 int metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -60,6 +52,31 @@ int metrics_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *le
 	}
 	return 0;
 }
+
+#ifdef CS_NO_METRICS
+struct metrics *metrics_start(const struct sockaddr_storage *ss, socklen_t len,
+			      metrics_render_fn render, void *ctx, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "this static build has no --metrics (use the dynamic build)");
+	return NULL;
+}
+
+void metrics_poll(struct metrics *m)
+{
+}
+
+void metrics_stop(struct metrics *m)
+{
+}
+#else
+#include <microhttpd.h>
+
+struct metrics {
+	struct MHD_Daemon *d;
+	int fd;
+	metrics_render_fn render;
+	void *ctx;
+};
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,
 			     void *body, size_t len, enum MHD_ResponseMemoryMode mode)
@@ -160,3 +177,4 @@ void metrics_stop(struct metrics *m)
 	close(m->fd);
 	free(m);
 }
+#endif /* CS_NO_METRICS */
