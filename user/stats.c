@@ -87,6 +87,12 @@ int stats_target(struct stats *s, uint32_t pid, const char *comm)
 	return s->n++;
 }
 
+void stats_rename(struct stats *s, int target, const char *comm)
+{
+	if (target >= 0 && target < s->n)
+		snprintf(s->t[target].comm, STATS_COMM_MAX, "%s", comm);
+}
+
 static struct target *slot(struct stats *s, int target)
 {
 	if (target < 0 || target >= s->n)
@@ -208,11 +214,14 @@ static void label_value(FILE *f, const char *v)
 	fputc('"', f);
 }
 
+/* A process target is named by comm and root pid; a cgroup (pid 0) by
+ * its directory's name. */
 static void target_labels(FILE *f, const struct target *t)
 {
-	fputs("comm=", f);
+	fputs(t->pid ? "comm=" : "cgroup=", f);
 	label_value(f, t->comm);
-	fprintf(f, ",pid=\"%u\"", t->pid);
+	if (t->pid)
+		fprintf(f, ",pid=\"%u\"", t->pid);
 }
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
@@ -327,7 +336,10 @@ void stats_interval(struct stats *s, const struct stats_open *open, double secs,
 		for (k = 0; k < N_CLOSERS; k++)
 			closed += t->iv.closed[k];
 		if (json) {
-			fprintf(f, "{\"type\":\"summary\",\"pid\":%u,\"comm\":", t->pid);
+			if (t->pid)
+				fprintf(f, "{\"type\":\"summary\",\"pid\":%u,\"comm\":", t->pid);
+			else
+				fputs("{\"type\":\"summary\",\"cgroup\":", f);
 			/* comm is the process's own name: escape as any string */
 			fputc('"', f);
 			for (const char *c = t->comm; *c; c++) {
@@ -357,17 +369,20 @@ void stats_interval(struct stats *s, const struct stats_open *open, double secs,
 					t->iv.closed[k]);
 			fputs("}}\n", f);
 		} else {
-			fprintf(f, "Summary: pid %u", t->pid);
-			fputs(" (", f);
+			if (t->pid)
+				fprintf(f, "Summary: pid %u (", t->pid);
+			else
+				fputs("Summary: cgroup ", f);
 			for (const char *c = t->comm; *c; c++)
 				fputc((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f ? '?' : *c,
 				      f);
 			fprintf(f,
-				"), last %.1f s: open %" PRIu64 " new, %" PRIu64 " active, %" PRIu64
+				"%s, last %.1f s: open %" PRIu64 " new, %" PRIu64 " active, %" PRIu64
 				" idle; %" PRIu64 " requests (2xx %" PRIu64 ", 3xx %" PRIu64
 				", 4xx %" PRIu64 ", 5xx %" PRIu64 ", other %" PRIu64 "), p50 ",
-				secs, o->by_state[CS_ST_NEW], o->by_state[CS_ST_ACTIVE],
-				o->by_state[CS_ST_IDLE], t->iv.requests, t->iv.classes[2],
+				t->pid ? ")" : "", secs, o->by_state[CS_ST_NEW],
+				o->by_state[CS_ST_ACTIVE], o->by_state[CS_ST_IDLE], t->iv.requests,
+				t->iv.classes[2],
 				t->iv.classes[3], t->iv.classes[4], t->iv.classes[5],
 				t->iv.classes[0] + t->iv.classes[1]);
 			ms(f, p50);

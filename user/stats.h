@@ -30,6 +30,8 @@ void stats_free(struct stats *s);
 
 /* The slot of the target rooted at pid, named comm; made on first use. */
 int stats_target(struct stats *s, uint32_t pid, const char *comm);
+/* Renames a slot (a command's process changes its name at exec). */
+void stats_rename(struct stats *s, int target, const char *comm);
 /* A transition the tracker told (closed carries who closed it). */
 void stats_state(struct stats *s, int target, enum cs_state next, enum cs_closer closer);
 /* A request that ended (or was cut off); status 0 if none was written. */
