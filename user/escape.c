@@ -48,12 +48,15 @@ size_t esc_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
  */
 static int hides_text(uint32_t c)
 {
-	return c == 0x061c ||			/* ARABIC LETTER MARK (bidi) */
+	return c == 0x00ad ||			/* soft hyphen */
+	       c == 0x061c ||			/* ARABIC LETTER MARK (bidi) */
+	       c == 0x180e ||			/* Mongolian vowel separator */
 	       (c >= 0x200b && c <= 0x200f) ||	/* zero-width space..RLM */
 	       (c >= 0x2028 && c <= 0x202e) ||	/* line/para separators, bidi embeddings */
-	       (c >= 0x2060 && c <= 0x2064) ||	/* word joiner, invisible operators */
-	       (c >= 0x2066 && c <= 0x2069) ||	/* bidi isolates */
-	       c == 0xfeff;			/* zero-width no-break space */
+	       (c >= 0x2060 && c <= 0x206f) ||	/* word joiner.., bidi isolates, deprecated */
+	       c == 0xfeff ||			/* zero-width no-break space */
+	       (c >= 0xfff9 && c <= 0xfffb) ||	/* interlinear annotation */
+	       (c >= 0xe0000 && c <= 0xe007f);	/* tags: invisible ASCII look-alikes */
 }
 
 static void put_bytes_hex(FILE *f, const unsigned char *s, size_t n)
@@ -75,7 +78,7 @@ static void put_text(FILE *f, const unsigned char *s, size_t len, uint32_t c)
 		/* C0, DEL, C1: per byte, as ill-formed bytes are */
 		put_bytes_hex(f, s, len);
 	} else if (hides_text(c)) {
-		fprintf(f, "\\u%04x", (unsigned int)c);
+		fprintf(f, c > 0xffff ? "\\U%08x" : "\\u%04x", (unsigned int)c);
 	} else {
 		fwrite(s, 1, len, f);
 	}
@@ -85,6 +88,10 @@ static void put_json(FILE *f, const unsigned char *s, size_t len, uint32_t c)
 {
 	if (c == '"' || c == '\\')
 		fprintf(f, "\\%c", (int)c);
+	else if (c > 0xffff && hides_text(c))
+		/* RFC 8259 writes a character outside the BMP as a surrogate pair */
+		fprintf(f, "\\u%04x\\u%04x", 0xd800 + ((c - 0x10000) >> 10),
+			0xdc00 + ((c - 0x10000) & 0x3ff));
 	else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || hides_text(c))
 		fprintf(f, "\\u%04x", (unsigned int)c);
 	else

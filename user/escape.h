@@ -7,13 +7,14 @@
  * is; a backslash as "\\"; C0, DEL, C1 (U+0080-U+009F) and every byte of an
  * ill-formed or truncated sequence as "\xNN" per byte; characters that
  * reorder or hide text on a terminal (bidi controls, line/paragraph
- * separators, zero-width characters) as "\uXXXX".
+ * separators, zero-width and tag characters) as "\uXXXX" ("\UXXXXXXXX"
+ * above U+FFFF).
  *
- * JSON (the inside of a string, RFC 8259): '"' and '\' escaped, controls,
- * DEL, C1 and the hiding characters as "\uXXXX" (a parser gets the exact
- * character back); other well-formed UTF-8 as is; a byte that is not
- * UTF-8 has no JSON form, so it becomes the visible text "\xNN" (written
- * "\\xNN"), as in text output.
+ * JSON (the inside of a string, RFC 8259): '"' and '\' escaped; controls,
+ * DEL, C1 and the hiding characters as "\uXXXX" (a surrogate pair above
+ * U+FFFF), so a parser gets the exact character back; other well-formed
+ * UTF-8 as is; a byte that is not UTF-8 has no JSON form, so it becomes the
+ * visible text "\xNN" (written "\\xNN"), as in text output.
  */
 #ifndef CONNSTATE_ESCAPE_H
 #define CONNSTATE_ESCAPE_H

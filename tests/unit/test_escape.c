@@ -100,6 +100,8 @@ static void text_escapes_characters_that_hide_or_reorder(void **st)
 	check("\xe2\x80\x8e\xe2\x80\x8f", ESC_TEXT, "\\u200e\\u200f"); /* LRM, RLM */
 	check("\xe2\x80\xa8\xe2\x80\xa9", ESC_TEXT, "\\u2028\\u2029"); /* LS, PS */
 	check("\xe2\x80\x8b\xef\xbb\xbf", ESC_TEXT, "\\u200b\\ufeff"); /* ZWSP, BOM */
+	check("a\xc2\xad" "b", ESC_TEXT, "a\\u00adb");		/* soft hyphen */
+	check("\xf3\xa0\x81\x81", ESC_TEXT, "\\U000e0041");	/* TAG LATIN CAPITAL A */
 	/* neighbours are ordinary punctuation */
 	check("\xe2\x80\xa6\xe2\x80\xaf", ESC_TEXT, "\xe2\x80\xa6\xe2\x80\xaf");
 }
@@ -122,6 +124,7 @@ static void json_escapes_c1_and_hiding_characters_losslessly(void **st)
 	check("\xc2\x9b" "1", ESC_JSON, "\\u009b1");
 	check("\xe2\x80\xae", ESC_JSON, "\\u202e");
 	check("\xe2\x80\xa8", ESC_JSON, "\\u2028");
+	check("\xf3\xa0\x81\x81", ESC_JSON, "\\udb40\\udc41");	/* U+E0041 as a pair */
 }
 
 static void json_writes_invalid_bytes_as_visible_text(void **st)
@@ -179,7 +182,7 @@ static int is_utf8(const unsigned char *s, size_t n)
 	return 1;
 }
 
-/* text form: valid UTF-8, no C0, DEL, C1, bidi or line separators */
+/* text form: valid UTF-8; no C0, DEL, C1, bidi, separators, invisibles */
 static void assert_text_safe(const char *out, const unsigned char *in, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)out;
@@ -188,9 +191,10 @@ static void assert_text_safe(const char *out, const unsigned char *in, size_t n)
 
 	while (i < len) {
 		l = wf_len(s + i, len - i, &cp);
-		if (!l || cp < 0x20 || (cp >= 0x7f && cp < 0xa0) ||
-		    (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
-		    cp == 0x200e || cp == 0x200f || cp == 0x2028 || cp == 0x2029) {
+		if (!l || cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0xad ||
+		    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+		    (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff ||
+		    (cp >= 0xe0000 && cp <= 0xe007f)) {
 			size_t k;
 
 			fprintf(stderr, "unsafe text output at byte %zu for input:", i);
@@ -255,10 +259,28 @@ static long json_decode(const char *out, unsigned char *dec)
 					return -1;
 				cp = cp << 4 | (uint32_t)h;
 			}
-			/* we never need surrogate pairs: everything escaped is in the BMP */
-			if (cp >= 0xd800 && cp <= 0xdfff)
+			if (cp >= 0xdc00 && cp <= 0xdfff)
 				return -1;
-			if (cp < 0x80) {
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				uint32_t lo = 0;
+
+				/* a high surrogate must be followed by \u and a low one */
+				if (i + 12 > len || s[i + 6] != '\\' || s[i + 7] != 'u')
+					return -1;
+				for (k = 8; k < 12; k++) {
+					if ((h = hexval((char)s[i + k])) < 0)
+						return -1;
+					lo = lo << 4 | (uint32_t)h;
+				}
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return -1;
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				dec[d++] = (unsigned char)(0xf0 | cp >> 18);
+				dec[d++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+				dec[d++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+				dec[d++] = (unsigned char)(0x80 | (cp & 0x3f));
+				i += 10;
+			} else if (cp < 0x80) {
 				dec[d++] = (unsigned char)cp;
 			} else if (cp < 0x800) {
 				dec[d++] = (unsigned char)(0xc0 | cp >> 6);
@@ -284,7 +306,7 @@ static unsigned char random_byte(void)
 	static const unsigned char pick[] = {
 		0x00, 0x07, 0x1b, 0x1f, 0x20, '\\', '"', 0x7e, 0x7f, 0x80, 0x8f, 0x90,
 		0x9b, 0x9f, 0xa0, 0xa6, 0xae, 0xbf, 0xc0, 0xc1, 0xc2, 0xc3, 0xdf, 0xe0,
-		0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0x80, 0x81, 0x89, 0xa9,
+		0xe2, 0xed, 0xef, 0xf0, 0xf3, 0xf4, 0xf5, 0xff, 0x80, 0x81, 0x89, 0xa9,
 	};
 
 	if (rand() % 3)
