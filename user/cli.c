@@ -15,7 +15,7 @@ static const char doc[] =
 	"net/http Server.ConnState hook reports them: new, active, idle, hijacked,\n"
 	"closed. Works for any server (Go, nginx, Python, ...) with no change to it.\n"
 	"\n"
-	"USAGE: connstate -p PID [-p PID ...] [-j] [-T] [-S]\n"
+	"USAGE: connstate -p PID [-p PID ...] [-j] [-T] [-S] [--show-query]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    connstate -p $(pidof -s nginx)    # the master: workers are followed\n"
