@@ -292,6 +292,7 @@ int main(int argc, char **argv)
 	app.out.f = stdout;
 	app.out.json = app.cli.json;
 	app.out.timestamps = app.cli.timestamps;
+	app.out.show_query = app.cli.show_query;
 	app.out.wall_offset = (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
