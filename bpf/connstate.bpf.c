@@ -49,6 +49,7 @@ struct conn {
 	__u32 held_fd;
 	__u8 held_len;
 	__u8 held[CS_PENDING_CAP];
+	__u32 rd_since_wr; /* bytes read since the last write, up to CS_HEAD_BLOCK_MAX */
 };
 
 enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE };
@@ -443,6 +444,36 @@ static __always_inline void copy_buf(struct scratch *s, __u64 buf, __u64 len)
 		s->e.tail_len = CS_TAIL_CAP;
 }
 
+/*
+ * A read while a request's header block may be arriving (fewer than
+ * CS_HEAD_BLOCK_MAX bytes read since the last write): nginx reads a long
+ * request line or header block with one recv of up to its buffer's size,
+ * and the user side cannot frame a header block with a hole in it. So the
+ * read goes out as events of CS_HEAD_CAP bytes, up to CS_HEAD_BLOCK_MAX in
+ * all; the caller copies the rest as usual. Returns the bytes sent. Other
+ * connections and reads pay one comparison: Go reads 4 KiB at a time.
+ */
+static __always_inline __u64 send_read_pieces(struct scratch *s, struct conn *c, __u64 sk,
+					      __u64 buf, __u64 len)
+{
+	__u64 off = 0;
+	int i;
+
+	if (len <= CS_HEAD_CAP || c->rd_since_wr >= CS_HEAD_BLOCK_MAX)
+		return 0;
+	flush_held(c, sk); /* held bytes came first */
+	for (i = 0; i < CS_HEAD_BLOCK_MAX / CS_HEAD_CAP - 1; i++) {
+		if (len - off <= CS_HEAD_CAP ||
+		    bpf_probe_read_user(s->data, CS_HEAD_CAP, (void *)(buf + off)))
+			break;
+		s->e.ret = CS_HEAD_CAP;
+		s->e.head_len = CS_HEAD_CAP;
+		event_submit(s, c);
+		off += CS_HEAD_CAP;
+	}
+	return off;
+}
+
 /* Copy the first bytes of the first iovecs, and the last bytes of the
  * iovec holding the payload's last byte when the payload is long. */
 static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, __u64 len)
@@ -489,6 +520,7 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 	struct scratch *s;
 	struct conn *c;
 	enum hold hold;
+	__u64 off = 0;
 
 	sp = bpf_map_lookup_elem(&stashes, &id);
 	if (!sp)
@@ -517,13 +549,21 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 			}
 			st.kind = K_IOV;
 		}
+		if (st.kind == K_BUF && st.dir == CS_EV_READ) {
+			off = send_read_pieces(s, c, st.sk, st.ptr, ret);
+			s->e.ret = ret - off;
+			s->e.head_len = 0;
+		}
 		if (st.kind == K_BUF)
-			copy_buf(s, st.ptr, ret);
+			copy_buf(s, st.ptr + off, ret - off);
 		else if (st.kind == K_IOV)
 			copy_iov(s, st.ptr, st.cnt, ret);
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 	}
+	if (ret > 0)
+		c->rd_since_wr = st.dir == CS_EV_WRITE ? 0 :
+				 clamped(c->rd_since_wr + (__u64)ret, CS_HEAD_BLOCK_MAX);
 	hold = st.dir == CS_EV_READ && ret > 0 && st.kind == K_BUF ? hold_tiny(c, s, ret) : HOLD_NO;
 	if (hold != HOLD_KEPT)
 		flush_held(c, st.sk);

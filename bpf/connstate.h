@@ -11,6 +11,11 @@
 
 /* Bytes of a read or write copied from its start; the rest is counted only. */
 #define CS_HEAD_CAP 4096
+/* A read larger than CS_HEAD_CAP, made before this many bytes were read
+ * since the server's last write (so while a request's header block may be
+ * arriving), is sent whole in events of CS_HEAD_CAP bytes, up to this many
+ * bytes of it: a header block must not fall into an uncopied hole. */
+#define CS_HEAD_BLOCK_MAX (64 << 10)
 /* Bytes copied from the end of a write larger than CS_HEAD_CAP: enough to
  * see a chunked body's terminator without copying the body. */
 #define CS_TAIL_CAP 64

@@ -307,6 +307,7 @@ static enum http1_body req_on_head(void *ctx, const struct http1_head *h)
 	r->valid = h->valid;
 	strcpy(r->method, h->valid ? h->method : "-");
 	strcpy(r->target, h->valid ? h->target : "-");
+	r->target_truncated = h->valid && h->target_truncated;
 	r->major = h->major;
 	r->minor = h->minor;
 	r->req_close = h->conn_close ||

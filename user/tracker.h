@@ -39,6 +39,7 @@ struct tr_request {
 	char target[HTTP1_TARGET_MAX];
 	int major, minor;
 	bool valid;	   /* the request line parsed */
+	bool target_truncated; /* target holds only the start of a longer one */
 	bool req_close;	   /* the request asked to close after it */
 	bool head_done;	   /* its header block was complete */
 	bool resp_started;

@@ -410,6 +410,88 @@ static void tls_and_h2_servers_are_told_as_opaque(void **st)
 	assert_string_equal(requests, "");
 }
 
+/* --- long request lines and header blocks (issue 10) --- */
+
+/* One read of s as the kernel sends it: in CS_HEAD_CAP events while a
+ * header block may be arriving (up to CS_HEAD_BLOCK_MAX), or, with
+ * pieces false, as one event with a hole (head and tail copied). */
+static void read_long(struct tracker *tr, uint64_t sk, const char *s, size_t len, bool pieces)
+{
+	size_t off = 0;
+
+	while (pieces && len - off > CS_HEAD_CAP) {
+		ev_io(tr, CS_EV_READ, sk, s + off, CS_HEAD_CAP);
+		off += CS_HEAD_CAP;
+	}
+	ev_io(tr, CS_EV_READ, sk, s + off, len - off);
+}
+
+static size_t long_get(char *buf, size_t line_len, const char *rest)
+{
+	size_t n = sprintf(buf, "GET /");
+
+	memset(buf + n, 'q', line_len - n - strlen(" HTTP/1.1\r\n"));
+	n = line_len - strlen(" HTTP/1.1\r\n");
+	return n + sprintf(buf + n, " HTTP/1.1\r\n%s", rest);
+}
+
+static void line_of_64k_then_pipelined_request_gives_two_pairs(void **st)
+{
+	static char buf[80 << 10];
+	size_t n = long_get(buf, 64 << 10, "Host: x\r\n\r\n" GET);
+
+	ev_accept(*st, SK, 1000);
+	read_long(*st, SK, buf, n, true);
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, OK_5);
+	assert_string_equal(states, "new active idle active");
+	ev_write(*st, SK, OK_5);
+	ev_ret(*st, CS_EV_READ, SK, 0);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle active idle closed");
+	/* the long target is cut to what output keeps */
+	assert_int_equal(strlen(requests), 4 + HTTP1_TARGET_MAX - 1 + strlen(" 200;GET / 200;"));
+	assert_memory_equal(requests, "GET /qqq", 8);
+	assert_string_equal(requests + strlen(requests) - strlen("q 200;GET / 200;"),
+			    "q 200;GET / 200;");
+}
+
+static void header_block_of_60k_in_pieces_is_followed(void **st)
+{
+	static char buf[64 << 10];
+	size_t n = sprintf(buf, "GET /h HTTP/1.1\r\n");
+
+	while (n < (60 << 10))
+		n += sprintf(buf + n, "X-F: %0100d\r\n", 0);
+	n += sprintf(buf + n, "\r\n");
+	ev_accept(*st, SK, 1000);
+	read_long(*st, SK, buf, n, true);
+	ev_write(*st, SK, OK_5);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle active idle closed");
+	assert_string_equal(requests, "GET /h 200;GET / 200;");
+	assert_int_equal(warnings, 0);
+}
+
+/* The same block read with a hole in it: a warning, states withheld. */
+static void header_block_with_a_hole_is_told_uncertain(void **st)
+{
+	static char buf[64 << 10];
+	size_t n = sprintf(buf, "GET /h HTTP/1.1\r\n");
+
+	while (n < (20 << 10))
+		n += sprintf(buf + n, "X-F: %0100d\r\n", 0);
+	n += sprintf(buf + n, "\r\n");
+	ev_accept(*st, SK, 1000);
+	read_long(*st, SK, buf, n, false);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new closed");
+	assert_int_equal(warnings, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +523,9 @@ int main(void)
 		T(destroy_without_close_ends_connection),
 		T(many_connections_are_kept_apart),
 		T(tls_and_h2_servers_are_told_as_opaque),
+		T(line_of_64k_then_pipelined_request_gives_two_pairs),
+		T(header_block_of_60k_in_pieces_is_followed),
+		T(header_block_with_a_hole_is_told_uncertain),
 	};
 
 	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);
