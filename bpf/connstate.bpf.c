@@ -98,8 +98,8 @@ struct {
 	__type(value, struct stash);
 } stashes SEC(".maps");
 
-/* Connections whose end event was lost (see struct cs_end): the user side
- * ends them once, instead of printing them open forever. */
+/* Connections whose end event was lost (see struct cs_end), keyed by gen:
+ * the user side ends them once, instead of printing them open forever. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -271,6 +271,7 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 		 * not print a connection under an address it never saw */
 		if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {
 			fill_addrs(&s->e, (struct sock *)s->e.sk);
+			s->e.local.port = c->lport;
 			s->e.flags |= CS_F_ADDRS;
 			if (unannounced == CS_EV_ADOPT)
 				s->e.flags |= CS_F_ADOPTED;
@@ -295,9 +296,19 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
  * replaced): leave it where the user side looks when losses grow. */
 static __always_inline void record_unseen_end(__u64 sk, struct cs_conn *c)
 {
-	struct cs_end end = { .gen = c->gen, .ts_ns = bpf_ktime_get_ns() };
+	struct cs_end end = { .gen = c->gen, .sk = sk, .ts_ns = bpf_ktime_get_ns(),
+			      .tgid = c->tgid };
+	struct scratch *s = scratch_get(1);
 
-	bpf_map_update_elem(&unseen_ends, &sk, &end, BPF_ANY);
+	if (c->unannounced && s) {
+		/* fill_addrs writes an event's fields: borrow a free slot */
+		fill_addrs(&s->e, (struct sock *)sk);
+		end.unannounced = c->unannounced;
+		end.local = s->e.local;
+		end.local.port = c->lport;
+		end.remote = s->e.remote;
+	}
+	bpf_map_update_elem(&unseen_ends, &end.gen, &end, BPF_ANY);
 }
 
 /* Sends the tiny reads held for c as one READ event, ahead of whatever
@@ -353,7 +364,8 @@ static __always_inline enum hold hold_tiny(struct cs_conn *c, struct scratch *s,
 static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
 {
 	__u64 key = (__u64)sk;
-	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns() };
+	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns(),
+			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num) };
 	struct cs_conn *cp;
 	struct scratch *s;
 

@@ -71,10 +71,16 @@ struct cs_event {
 };
 
 /* A connection whose CLOSE or DESTROY event was lost, in the hash map
- * "unseen_ends" keyed by sk: the user side ends it there, once. */
+ * "unseen_ends" keyed by gen (a socket address is reused faster than the
+ * reader may come): the user side ends it there, once. */
 struct cs_end {
 	__u64 gen;
+	__u64 sk;
 	__u64 ts_ns;
+	__u32 tgid;
+	__u32 unannounced; /* none of its events got through: the addresses
+			    * below are all the user side will know of it */
+	struct cs_addr local, remote;
 };
 
 /* The kernel's entry for a tracked connection, the value of the hash map
@@ -90,6 +96,7 @@ struct cs_conn {
 	__u64 held_ts; /* time of the first held tiny read */
 	__u32 held_tid;
 	__u32 held_fd;
+	__u16 lport;  /* the socket forgets its local port when it is closed */
 	__u8 held_len;
 	__u8 held[CS_PENDING_CAP];
 };

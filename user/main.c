@@ -124,9 +124,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct app *a = ctx;
 	const struct cs_event *e = data;
 
-	/* a busy ring buffer never runs dry: stop consuming to see the signal */
-	if (exiting && !a->draining)
-		return -EINTR;
 	if (size < sizeof(*e) || sizeof(*e) + e->head_len + e->tail_len > size)
 		return 0;
 	if (e->type == CS_EV_PROC_FORK)
@@ -134,6 +131,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	else if (e->type == CS_EV_PROC_EXIT)
 		live_del(a, e->tgid);
 	tracker_event(a->tracker, e, (const uint8_t *)data + sizeof(*e));
+	/* a busy ring buffer never runs dry: stop consuming to see the
+	 * signal, after this event, since libbpf has already stepped past it */
+	if (exiting && !a->draining)
+		return -EINTR;
 	return 0;
 }
 
@@ -176,10 +177,7 @@ static void print_open(void *ctx, const struct tr_conn *c)
  */
 static void drain_unseen_ends(struct app *a, struct ring_buffer *rb)
 {
-	static struct {
-		__u64 sk;
-		struct cs_end end;
-	} ends[4096];
+	static struct cs_end ends[4096];
 	int fd = bpf_map__fd(a->skel->maps.unseen_ends);
 	__u64 key, next, *prev = NULL;
 	size_t n = 0, i;
@@ -187,17 +185,16 @@ static void drain_unseen_ends(struct app *a, struct ring_buffer *rb)
 	while (n < sizeof(ends) / sizeof(ends[0]) && !bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		ends[n].sk = key;
-		if (!bpf_map_lookup_elem(fd, &key, &ends[n].end))
+		if (!bpf_map_lookup_elem(fd, &key, &ends[n]))
 			n++;
 	}
 	if (!n)
 		return;
 	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &ends[i].sk);
+		bpf_map_delete_elem(fd, &ends[i].gen);
 	ring_buffer__consume(rb);
 	for (i = 0; i < n; i++)
-		tracker_end_unseen(a->tracker, ends[i].sk, ends[i].end.gen, ends[i].end.ts_ns);
+		tracker_end_unseen(a->tracker, ends[i].sk, &ends[i]);
 }
 
 /* Whether the kernel still tracks the connection (sk, gen): after stop,

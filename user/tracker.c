@@ -570,13 +570,23 @@ static void end_unseen(struct tracker *t, struct tr_conn *c, uint64_t ts, const 
 	on_close(t, c);
 }
 
-bool tracker_end_unseen(struct tracker *t, uint64_t sk, uint64_t gen, uint64_t ts)
+static struct tr_conn *conn_unannounced(struct tracker *t, const struct cs_event *e);
+
+bool tracker_end_unseen(struct tracker *t, uint64_t sk, const struct cs_end *end)
 {
 	struct tr_conn *c = conn_find(t, sk);
+	struct cs_event e = { .ts_ns = end->ts_ns, .sk = sk, .gen = end->gen,
+			      .tgid = end->tgid, .local = end->local, .remote = end->remote };
 
-	if (!c || (gen && c->gen && c->gen != gen))
-		return false;
-	end_unseen(t, c, ts, "its end was not seen (events lost); ended unseen");
+	if (!c || (end->gen && c->gen && c->gen != end->gen)) {
+		if (!end->unannounced)
+			return false;
+		/* every event of it was lost; only its end is known */
+		e.flags = CS_F_ADDRS | (end->unannounced == CS_EV_ADOPT ? CS_F_ADOPTED : 0);
+		if (!(c = conn_unannounced(t, &e)))
+			return false;
+	}
+	end_unseen(t, c, end->ts_ns, "its end was not seen (events lost); ended unseen");
 	return true;
 }
 

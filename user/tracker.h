@@ -99,12 +99,14 @@ void tracker_free(struct tracker *t);
 /* One event as the kernel sent it; data holds head_len + tail_len bytes. */
 void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *data);
 /*
- * The kernel says the connection (sk, gen) ended but its end event was
- * lost: it is told closed once, uncertain, with a warning. Nothing happens
- * if it already ended or sk now holds another generation (gen 0 matches
- * any). Returns whether it ended a connection.
+ * The kernel says the connection (sk, end->gen) ended but its end event
+ * was lost: it is told closed once, uncertain, with a warning. Nothing
+ * happens if it already ended or sk now holds another generation (gen 0
+ * matches any), unless none of its events got through (end->unannounced):
+ * then it is told, under end's addresses, only by that end. Returns
+ * whether it ended a connection.
  */
-bool tracker_end_unseen(struct tracker *t, uint64_t sk, uint64_t gen, uint64_t ts);
+bool tracker_end_unseen(struct tracker *t, uint64_t sk, const struct cs_end *end);
 /* Ends, as above, every open connection for which alive() says its socket
  * is gone; returns how many. */
 size_t tracker_reconcile(struct tracker *t, bool (*alive)(void *ctx, uint64_t sk, uint64_t gen),

@@ -466,6 +466,13 @@ static const char *opened(struct tracker *t)
 	return open_conns;
 }
 
+static bool end_unseen_gen(struct tracker *t, uint64_t sk, uint64_t gen)
+{
+	struct cs_end end = { .gen = gen, .ts_ns = (test_clock += 1000) };
+
+	return tracker_end_unseen(t, sk, &end);
+}
+
 static void lost_accept_is_told_under_its_real_address(void **st)
 {
 	struct tracker_totals t;
@@ -507,8 +514,8 @@ static void lost_close_is_ended_unseen_once(void **st)
 	ev_io_gen(*st, CS_EV_READ, SK, 7, 0, 0, 0, GET);
 	ev_io_gen(*st, CS_EV_WRITE, SK, 7, 0, 0, 0, OK_5);
 	/* its CLOSE was lost: the kernel's unseen_ends says so */
-	assert_true(tracker_end_unseen(*st, SK, 7, test_clock + 1));
-	assert_false(tracker_end_unseen(*st, SK, 7, test_clock + 2));
+	assert_true(end_unseen_gen(*st, SK, 7));
+	assert_false(end_unseen_gen(*st, SK, 7));
 	ev_simple_gen(*st, CS_EV_DESTROY, SK, 7); /* a late end: nothing after closed */
 	assert_string_equal(lines, "127.0.0.1:1000 new;127.0.0.1:1000 active;127.0.0.1:1000 idle;"
 				   "127.0.0.1:1000 warning;127.0.0.1:1000 closed?;");
@@ -526,7 +533,7 @@ static void reused_sk_after_lost_close_ends_old_once(void **st)
 	/* gen 7's CLOSE lost; gen 8 accepted on the same socket address */
 	ev_accept_gen(*st, SK, 8, 1001);
 	/* the kernel's record of 7's end comes later: 8 is not touched */
-	assert_false(tracker_end_unseen(*st, SK, 7, test_clock + 1));
+	assert_false(end_unseen_gen(*st, SK, 7));
 	ev_io_gen(*st, CS_EV_READ, SK, 8, 0, 0, 0, GET);
 	ev_io_gen(*st, CS_EV_WRITE, SK, 8, 0, 0, 0, OK_5);
 	ev_simple_gen(*st, CS_EV_CLOSE, SK, 8);
@@ -557,10 +564,28 @@ static void no_state_after_closed(void **st)
 	/* events of the closed generation still in flight */
 	ev_io_gen(*st, CS_EV_READ, SK, 7, 1, 0, 0, GET);
 	ev_simple_gen(*st, CS_EV_DESTROY, SK, 7);
-	assert_false(tracker_end_unseen(*st, SK, 7, test_clock + 1));
+	assert_false(end_unseen_gen(*st, SK, 7));
 	assert_string_equal(lines, "127.0.0.1:1000 new;127.0.0.1:1000 closed;");
 	tracker_totals(*st, &t);
 	assert_int_equal(t.conns, 1);
+}
+
+static void connection_seen_only_by_its_lost_end_is_told(void **st)
+{
+	struct cs_end end = { .gen = 7, .ts_ns = 5, .unannounced = CS_EV_ACCEPT };
+	struct tracker_totals t;
+
+	end.remote.family = AF_INET;
+	end.remote.port = 4243;
+	end.remote.addr[0] = 127;
+	end.remote.addr[3] = 1;
+	assert_true(tracker_end_unseen(*st, SK, &end));
+	assert_false(tracker_end_unseen(*st, SK, &(struct cs_end){ .gen = 7 }));
+	assert_string_equal(lines, "127.0.0.1:4243 warning;127.0.0.1:4243 warning;"
+				   "127.0.0.1:4243 closed?;");
+	tracker_totals(*st, &t);
+	assert_int_equal(t.conns, 1);
+	assert_int_equal(t.open, 0);
 }
 
 static bool only_sk_plus_64_alive(void *ctx, uint64_t sk, uint64_t gen)
@@ -640,6 +665,7 @@ int main(void)
 		T2(reused_sk_after_lost_close_and_accept),
 		T2(no_state_after_closed),
 		T2(reconcile_ends_what_the_kernel_no_longer_has),
+		T2(connection_seen_only_by_its_lost_end_is_told),
 		T2(cut_off_response_counts_bytes_written),
 	};
 
