@@ -558,6 +558,9 @@ static void note_lost(struct tr_conn *c, uint32_t lost)
 	warn(c, msg);
 }
 
+static const char end_lost_msg[] = "its end was not seen (events lost); ended unseen";
+static const char sock_gone_msg[] = "its socket is gone but its end was not seen; ended unseen";
+
 /* Its end was not seen: told closed once, uncertain, never again. */
 static void end_unseen(struct tracker *t, struct tr_conn *c, uint64_t ts, const char *why)
 {
@@ -586,7 +589,7 @@ bool tracker_end_unseen(struct tracker *t, uint64_t sk, const struct cs_end *end
 		if (!(c = conn_unannounced(t, &e)))
 			return false;
 	}
-	end_unseen(t, c, end->ts_ns, "its end was not seen (events lost); ended unseen");
+	end_unseen(t, c, end->ts_ns, end_lost_msg);
 	return true;
 }
 
@@ -604,7 +607,7 @@ size_t tracker_reconcile(struct tracker *t, bool (*alive)(void *ctx, uint64_t sk
 			if (n < t->nconns && !alive(ctx, c->sk, c->gen))
 				gone[n++] = c;
 	for (i = 0; i < n; i++)
-		end_unseen(t, gone[i], ts, "its socket is gone but its end was not seen; ended unseen");
+		end_unseen(t, gone[i], ts, sock_gone_msg);
 	free(gone);
 	return n;
 }
@@ -645,12 +648,12 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 	/* another generation on the same socket address: the old one's end
 	 * was lost and the memory reused */
 	if (c && e->gen && c->gen && c->gen != e->gen) {
-		end_unseen(t, c, e->ts_ns, "its end was not seen (events lost); ended unseen");
+		end_unseen(t, c, e->ts_ns, end_lost_msg);
 		c = NULL;
 	}
 	if (e->type == CS_EV_ACCEPT || e->type == CS_EV_ADOPT) {
 		if (c) /* the same, when the kernel did not say the generation */
-			end_unseen(t, c, e->ts_ns, "its end was not seen (events lost); ended unseen");
+			end_unseen(t, c, e->ts_ns, end_lost_msg);
 		c = conn_new(t, e);
 		if (!c)
 			return;
