@@ -9,6 +9,7 @@ pkgs=(
 	golang-go                                                             # the Go oracle
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
+	strace                                                                # load: partial attach
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)
