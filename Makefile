@@ -22,7 +22,7 @@ LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lmicrohttpd
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # user/ sources split into the pure core (unit-tested, no BPF) and the rest
-CORE_SRCS := user/http1.c user/tracker.c user/output.c user/addr.c user/stats.c
+CORE_SRCS := user/http1.c user/tracker.c user/output.c user/addr.c user/escape.c user/stats.c
 APP_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))

@@ -11,6 +11,7 @@ pkgs=(
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
 	man-db prometheus                                                     # man -l; a real scrape of --metrics
+	strace                                                                # load: partial attach
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)

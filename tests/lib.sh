@@ -91,6 +91,8 @@ _cs_attached() { grep -q '^connstate: attached' "$1" || ! kill -0 "$2" 2>/dev/nu
 cs_start() {
 	local out=$1 err=$2
 	shift 2
+	# an "attached" line left from an earlier run must not count
+	: >"$err"
 	# 5>&- 6>&-: connstate must not hold a test's client sockets open
 	"$CS_BIN" "$@" >"$out" 2>"$err" 5>&- 6>&- </dev/null &
 	CS_PID=$!

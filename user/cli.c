@@ -17,7 +17,8 @@ static const char doc[] =
 	"closed. Works for any server (Go, nginx, Python, ...) with no change to it.\n"
 	"\n"
 	"USAGE: connstate -p PID [-p PID ...] | --cgroup PATH | -c COMMAND\n"
-	"                 [-j] [-T] [-S] [-q] [--metrics ADDR:PORT] [--interval SECONDS]\n"
+	"                 [-j] [-T] [-S] [-q] [--show-query] [--metrics ADDR:PORT]\n"
+	"                 [--interval SECONDS]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    connstate -p $(pidof -s nginx)    # the master: workers are followed\n"
@@ -28,17 +29,22 @@ static const char doc[] =
 	"    connstate -p 1234 -q --metrics 127.0.0.1:9464   # Prometheus only\n"
 	"    connstate -p 1234 -S --interval 10              # a summary every 10 s\n"
 	"\n"
+	"Client bytes are printed escaped (\\x1b for ESC); query strings are\n"
+	"hidden unless --show-query: they often carry tokens.\n"
+	"\n"
 	"Needs root, or CAP_BPF and CAP_PERFMON, and a kernel with BTF.\n"
 	"\n"
 	"OPTIONS:";
 
-enum { OPT_BTF = 1000, OPT_RING, OPT_MAX_CONNS, OPT_METRICS, OPT_INTERVAL, OPT_CGROUP };
+enum { OPT_BTF = 1000, OPT_RING, OPT_MAX_CONNS, OPT_SHOW_QUERY, OPT_METRICS, OPT_INTERVAL, OPT_CGROUP };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Process to watch, with its children (repeatable)", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per line", 0 },
 	{ "timestamps", 'T', NULL, 0, "Prefix text lines with the time (UTC)", 0 },
 	{ "states-only", 'S', NULL, 0, "Print state lines only, no request lines", 0 },
+	{ "show-query", OPT_SHOW_QUERY, NULL, 0,
+	  "Print request targets' query strings (replaced by ?\xe2\x80\xa6 by default)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use where /sys/kernel/btf/vmlinux is missing", 0 },
 	{ "ring-size", OPT_RING, "MiB", 0, "Ring buffer size, a power of two (default 4)", 0 },
@@ -108,6 +114,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'S':
 		c->no_requests = true;
+		break;
+	case OPT_SHOW_QUERY:
+		c->show_query = true;
 		break;
 	case 'v':
 		c->verbose = true;

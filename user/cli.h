@@ -16,6 +16,7 @@ struct cli {
 	bool timestamps;
 	bool verbose;
 	bool no_requests;     /* -S: state lines only */
+	bool show_query;      /* --show-query: targets' query strings, unredacted */
 	const char *btf_path; /* --btf: BTF for kernels without /sys/kernel/btf/vmlinux */
 	uint32_t ring_mib;    /* --ring-size, a power of two */
 	uint32_t max_conns;   /* --max-conns */

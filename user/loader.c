@@ -227,6 +227,17 @@ fail:
 	return NULL;
 }
 
+/*
+ * Half attached is worse than not at all: the probes made so far would
+ * tax every syscall on the host for nothing until the process is gone.
+ */
+static int attach_failed(struct connstate_bpf *skel, int made)
+{
+	loader_detach(skel);
+	fprintf(stderr, "connstate: detached the %d probes attached before the failure\n", made);
+	return -1;
+}
+
 int loader_attach(struct connstate_bpf *skel)
 {
 	const struct bpf_object_skeleton *s = skel->skeleton;
@@ -243,7 +254,7 @@ int loader_attach(struct connstate_bpf *skel)
 		if (!link) {
 			fprintf(stderr, "connstate: failed to attach %s: %s\n",
 				bpf_program__section_name(prog), strerror(errno));
-			return -1;
+			return attach_failed(skel, n);
 		}
 		*s->progs[i].link = link;
 		n++;
@@ -254,7 +265,7 @@ int loader_attach(struct connstate_bpf *skel)
 		if (!io_exit_links[i]) {
 			fprintf(stderr, "connstate: failed to attach tracepoint syscalls/%s: %s\n",
 				io_exits[i], strerror(errno));
-			return -1;
+			return attach_failed(skel, n);
 		}
 		n++;
 	}

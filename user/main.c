@@ -51,10 +51,16 @@ struct app {
 };
 
 static volatile sig_atomic_t exiting;
+/* The BPF side's "stopping", in its mmapped .bss */
+static volatile __u32 *stop_word;
 
 static void on_signal(int sig)
 {
 	(void)sig;
+	/* every program stops seeing here, at one instant, long before
+	 * detaching them one by one is done */
+	if (stop_word)
+		*stop_word = 1;
 	exiting = 1;
 }
 
@@ -190,9 +196,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct app *a = ctx;
 	const struct cs_event *e = data;
 
-	/* a busy ring buffer never runs dry: stop consuming to see the signal */
-	if (exiting && !a->draining)
-		return -EINTR;
 	if (size < sizeof(*e) || sizeof(*e) + e->head_len + e->tail_len > size)
 		return 0;
 	if (e->type == CS_EV_PROC_FORK)
@@ -200,6 +203,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	else if (e->type == CS_EV_PROC_EXIT)
 		live_del(a, e->tgid);
 	tracker_event(a->tracker, e, (const uint8_t *)data + sizeof(*e));
+	/* a busy ring buffer never runs dry: stop consuming to see the
+	 * signal, after this event, since libbpf has already stepped past it */
+	if (exiting && !a->draining)
+		return -EINTR;
 	return 0;
 }
 
@@ -320,6 +327,47 @@ static void print_open(void *ctx, const struct tr_conn *c)
 	output_open_conn(&a->out, c, now_ns(CLOCK_MONOTONIC));
 }
 
+/*
+ * Ends the connections whose end event the kernel could not send (it left
+ * them in "unseen_ends"). The ring is consumed after taking them and
+ * before ending them, so every event they sent before their end comes
+ * first; an end whose sk has meanwhile a new generation is ignored.
+ */
+static void drain_unseen_ends(struct app *a, struct ring_buffer *rb)
+{
+	static struct cs_end ends[4096];
+	int fd = bpf_map__fd(a->skel->maps.unseen_ends);
+	__u64 key, next, *prev = NULL;
+	size_t n = 0, i;
+
+	while (n < sizeof(ends) / sizeof(ends[0]) && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &ends[n]))
+			n++;
+	}
+	if (!n)
+		return;
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &ends[i].gen);
+	ring_buffer__consume(rb);
+	for (i = 0; i < n; i++)
+		tracker_end_unseen(a->tracker, ends[i].sk, &ends[i]);
+}
+
+/* Whether the kernel still tracks the connection (sk, gen): after stop,
+ * its map holds what was open at that instant. */
+static bool kernel_has_conn(void *ctx, uint64_t sk, uint64_t gen)
+{
+	struct app *a = ctx;
+	struct cs_conn v;
+	__u64 key = sk;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.conns), &key, &v))
+		return false;
+	return !gen || v.gen == gen;
+}
+
 static void check_lost(struct app *a)
 {
 	uint64_t lost = loader_stat(a->skel, CS_STAT_LOST_EVENTS);
@@ -338,14 +386,15 @@ static void summary(struct app *a)
 
 	tracker_totals(a->tracker, &t);
 	fprintf(stderr,
-		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu syscalls not followed (stash full), %llu connections uncertain, %llu connections not tracked (map full)\n",
+		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu syscalls not followed (stash full), %llu connections uncertain, %llu connections not tracked (map full), %llu connections ended unseen\n",
 		(unsigned long long)t.conns, (unsigned long long)t.open,
 		(unsigned long long)t.requests,
 		(unsigned long long)loader_stat(a->skel, CS_STAT_EVENTS),
 		(unsigned long long)loader_stat(a->skel, CS_STAT_LOST_EVENTS),
 		(unsigned long long)loader_stat(a->skel, CS_STAT_STASH_FULL),
 		(unsigned long long)t.uncertain,
-		(unsigned long long)loader_stat(a->skel, CS_STAT_CONN_MAP_FULL));
+		(unsigned long long)loader_stat(a->skel, CS_STAT_CONN_MAP_FULL),
+		(unsigned long long)t.ended_unseen);
 }
 
 static int run(struct app *a)
@@ -389,17 +438,24 @@ static int run(struct app *a)
 			continue;
 		last_check = now;
 		check_lost(a);
+		if (a->lost_told)
+			drain_unseen_ends(a, rb);
 		if (!targets_remain(a)) {
 			fprintf(stderr, a->cli.cgroup ? "connstate: the cgroup was removed\n" :
 							 "connstate: every target process has exited\n");
 			break;
 		}
 	}
-	/* no new events after this; what is queued is bounded by the ring */
+	/* no new events after this (the signal handler did it already); what
+	 * was seen is finished, what was open then is told open */
+	*stop_word = 1;
 	loader_detach(a->skel);
 	a->draining = true;
 	ring_buffer__consume(rb);
 	check_lost(a);
+	drain_unseen_ends(a, rb);
+	/* an end lost where "unseen_ends" had no room */
+	tracker_reconcile(a->tracker, kernel_has_conn, a, now_ns(CLOCK_MONOTONIC));
 	if (!a->cli.quiet)
 		tracker_each_open(a->tracker, print_open, a);
 	fflush(stdout);
@@ -477,6 +533,7 @@ int main(int argc, char **argv)
 		metrics_stop(app.metrics);
 		return 1;
 	}
+	stop_word = &app.skel->bss->stopping;
 	app.tracker = tracker_new(&tracker_ops, &app);
 	if (!app.tracker) {
 		fprintf(stderr, "connstate: failed to allocate the connection table\n");
@@ -486,6 +543,7 @@ int main(int argc, char **argv)
 	app.out.f = stdout;
 	app.out.json = app.cli.json;
 	app.out.timestamps = app.cli.timestamps;
+	app.out.show_query = app.cli.show_query;
 	app.out.wall_offset = (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC));
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
