@@ -831,6 +831,7 @@ void h2_frame_at(struct h2_conn *c, enum h2_dir dir, uint64_t off, const struct 
 		 * payload: trust it, this frame is gone */
 		s->phase = P_LOST;
 		was_lost = true;
+		hpack_broken(c, dir, "frame headers disagree with the kernel's");
 	}
 	if (s->phase == P_HDR && s->hdr_len) {
 		s->phase = P_LOST;
