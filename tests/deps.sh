@@ -8,7 +8,6 @@ pkgs=(
 	libnghttp2-dev                                                        # HPACK decoder
 	libcmocka-dev libclang-rt-14-dev                                      # unit tests, fuzzer
 	golang-go golang-golang-x-net-dev                                     # the Go oracles
-	nghttp2-client python3-h2                                             # HTTP/2 cross-checks
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
 )

@@ -301,7 +301,10 @@ static void block_done(struct h2_conn *c, enum h2_dir dir)
 		hpack_broken(c, dir, s->frag_len > H2_BLOCK_MAX ? "a header block is too long"
 								 : "a header block was not copied");
 	} else if (!s->hpack_broken) {
-		if (inflate_block(c, dir, s->block, s->frag_len, &got, &status)) {
+		static const uint8_t empty[1];
+		const uint8_t *in = s->block && s->frag_len ? s->block : empty;
+
+		if (inflate_block(c, dir, in, s->frag_len, &got, &status)) {
 			decoded = true;
 		} else if (s->table_capped) {
 			hpack_broken(c, dir, "the HPACK table outgrew connstate's cap");
@@ -863,7 +866,7 @@ void h2_upgrade(struct h2_conn *c, const char *method, const char *path, const c
 {
 	struct h2_stream *st;
 
-	if (c->nstreams || c->max_client_id)
+	if (c->nstreams || c->max_client_id || c->ended)
 		return;
 	c->max_client_id = 1;
 	st = open_stream(c, 1);
@@ -887,6 +890,9 @@ void h2_eof(struct h2_conn *c)
 	if (c->ended)
 		return;
 	c->ended = true;
+	/* bytes after the end are counted, never framed */
+	c->side[H2_CLIENT].phase = P_DEAD;
+	c->side[H2_SERVER].phase = P_DEAD;
 	/* Go closes the streams from a map: any order; the last one idles */
 	while (c->nstreams)
 		close_stream(c, &c->streams[0], H2_CLOSE_CONN_END);
