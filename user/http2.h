@@ -15,7 +15,10 @@
  * before closed. h2c upgrade: Go opens stream 1 (half closed remote) for
  * the HTTP/1 request *before* it reads the preface, so an upgraded
  * connection gets active (stream 1), active, idle (preface), idle (stream 1
- * done).
+ * done). Served by net/http with x/net's h2c handler (the only way Go
+ * offers the upgrade), the whole line is "new active hijacked active active
+ * idle idle": h2c hijacks the HTTP/1 connection, so no closed follows
+ * (measured: tests/oracle/expected_h2.txt).
  *
  * The protocol seam (phase 2, not wired yet):
  *
@@ -34,7 +37,9 @@
  *    open/close for the duration), on_error / on_hpack_broken / on_lost_sync
  *    (one warning each; states go on from frame headers). At connection end
  *    it calls h2_eof(), which closes the open streams (Go prints idle before
- *    closed) and then prints closed itself. HTTP/2 has no hijacked.
+ *    closed) and then prints closed itself. HTTP/2 itself has no hijacked;
+ *    the h2c upgrade is the one place where hijacked is not terminal (the
+ *    101 gives hijacked, the HTTP/2 states follow, closed does not).
  *  - Offsets: per direction, counted from the first byte given to this
  *    module (fed or skipped). The tracker subtracts the connection offset at
  *    which it switched to HTTP/2 from the kernel's offsets.

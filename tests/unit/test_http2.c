@@ -648,6 +648,24 @@ static void header_block_over_the_cap_breaks_hpack(void **state)
 				    "open 1 n=1\nend 1 c\nopen 3 n=2\nend 3 c\n");
 }
 
+/* Two inputs the fuzzer found: an empty header block (UBSan: arithmetic on
+ * a NULL block buffer) and streams opened by bytes after h2_eof(). */
+static void empty_block_and_bytes_after_eof(void **state)
+{
+	struct t *t = *state;
+
+	preface(t);
+	frame(t, H2_CLIENT, H2_HEADERS, H2_F_END_HEADERS | H2_F_END_STREAM, 1, NULL, 0);
+	flush(t, H2_CLIENT);
+	h2_eof(t->c);
+	get(t, 3, "/");
+	flush(t, H2_CLIENT);
+	h2_upgrade(t->c, "GET", "/", "h");
+	assert_int_equal(h2_open_streams(t->c), 0);
+	assert_string_equal(t->log, "preface\nopen 1 n=1\nreq 1   \nend 1 c\n"
+				    "close 1 conn_end n=0 [- - 0 bytes ok]\n");
+}
+
 static void hpack_rejects_a_bad_block(void **state)
 {
 	struct t *t = *state;
@@ -769,6 +787,7 @@ int main(void)
 		T(oversized_frame_is_one_error),
 		T(garbage_after_preface_is_one_error),
 		T(header_block_over_the_cap_breaks_hpack),
+		T(empty_block_and_bytes_after_eof),
 		T(hpack_rejects_a_bad_block),
 		T(header_table_size_follows_settings),
 		T(upgrade_makes_stream_one),
