@@ -46,12 +46,19 @@ case "$repeat" in '' | *[!0-9]* | 0) echo "oracle_h2: --repeat needs a count >= 
 die() {
 	echo "oracle_h2: $*" >&2
 	echo "oracle_h2: 0 passed, 1 failed"
+	_failed=1 # keeps the logs
 	exit 1
 }
 
+server_pid=""
 work=$(mktemp -d "${TMPDIR:-/tmp}/oracle_h2.XXXXXX") || die "mktemp failed"
 cleanup() {
 	[ -n "$connstate" ] && [ -n "${CS_PID:-}" ] && cs_stop INT 2>/dev/null
+	# TERM and reap the server here, so bash does not report it killed
+	if [ -n "${server_pid:-}" ]; then
+		kill -TERM "$server_pid" 2>/dev/null
+		wait "$server_pid" 2>/dev/null
+	fi
 	lib_cleanup
 	if [ "$keep" = 1 ] || [ "$_failed" != 0 ]; then
 		echo "oracle_h2: logs kept in $work" >&2
