@@ -16,16 +16,16 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ib
 	-Wall -Werror -Wno-unused-function
 
 ifeq ($(STATIC),1)
-LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd
+LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lnghttp2
 else
 # libbpf statically (one copy of a known version), its deps from the system
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lnghttp2
 endif
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # user/ sources split into the pure core (unit-tested, no BPF) and the rest
-CORE_SRCS := user/http1.c user/tracker.c user/output.c user/addr.c user/escape.c
+CORE_SRCS := user/http1.c user/http2.c user/tracker.c user/output.c user/addr.c user/escape.c
 APP_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
@@ -52,7 +52,7 @@ connstate: $(APP_OBJS) $(CORE_OBJS)
 # the same objects, fully static: one file to copy to a host or into a VM
 $(OUTPUT)/connstate-static: $(APP_OBJS) $(CORE_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -o $@
+	$(Q)$(CC) $(CFLAGS) $^ -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lnghttp2 -o $@
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
