@@ -15,14 +15,15 @@ INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf \
 	-Wall -Werror -Wno-unused-function
 
-STATIC_LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd
+STATIC_LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lnghttp2
 # libbpf statically (one copy of a known version), its deps from the system
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lmicrohttpd
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lnghttp2 -lmicrohttpd
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # user/ sources split into the pure core (unit-tested, no BPF) and the rest
-CORE_SRCS := user/http1.c user/tracker.c user/output.c user/addr.c user/escape.c user/stats.c
+CORE_SRCS := user/http1.c user/http2.c user/tracker.c user/output.c user/addr.c user/escape.c \
+	user/stats.c
 APP_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))

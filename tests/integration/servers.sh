@@ -205,7 +205,7 @@ start_connstate() {
 	local name=$1 d=$2 pid=$3 i
 	: >"$d/cs.out"
 	: >"$d/cs.err"
-	"$connstate" -j -p "$pid" >"$d/cs.out" 2>"$d/cs.err" &
+	"$connstate" -j --show-query -p "$pid" >"$d/cs.out" 2>"$d/cs.err" &
 	cs_pid=$!
 	for ((i = 0; i < 200; i++)); do
 		grep -q '^connstate: attached' "$d/cs.err" 2>/dev/null && return 0
