@@ -73,6 +73,8 @@ suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
 suite hostile tests/cli/hostile.sh --connstate ./connstate
 suite load tests/load/losses.sh --connstate ./connstate
+suite fleet tests/fleet/fleet.sh --connstate ./connstate
+suite install tests/install/install.sh --connstate ./connstate
 if [ "${VMTEST:-0}" = 1 ]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi
