@@ -235,6 +235,25 @@ static void long_header_block_is_framed_and_truncated(void **st)
 	http1_free(&p);
 }
 
+/* RFC 9112 2.2: empty lines before a request line are skipped, counted in
+ * the message's bytes, and make no message of their own */
+static void leading_empty_lines_before_request_are_skipped(void **st)
+{
+	struct http1_parser p;
+	struct rec r = { 0 };
+
+	http1_init(&p, false);
+	feed(&p, &r, "\r\n\n\r\nGET /a HTTP/1.1\r\n\r\n");
+	assert_int_equal(r.heads, 1);
+	assert_true(r.h.valid);
+	assert_string_equal(r.h.method, "GET");
+	assert_string_equal(r.h.target, "/a");
+	assert_int_equal(r.dones, 1);
+	assert_int_equal(r.last_bytes, 5 + 19);
+	assert_int_equal(r.lost, 0);
+	http1_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +269,7 @@ int main(void)
 		cmocka_unit_test(body_to_eof_ends_with_connection),
 		cmocka_unit_test(bad_chunk_size_loses_sync),
 		cmocka_unit_test(long_header_block_is_framed_and_truncated),
+		cmocka_unit_test(leading_empty_lines_before_request_are_skipped),
 	};
 
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
