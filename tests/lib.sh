@@ -14,7 +14,8 @@
 #   cs_start OUT ERR ARGS...    runs connstate (CS_BIN) in the background with
 #                               ARGS, stdout to OUT, stderr to ERR, and waits
 #                               (10 s at most) for "connstate: attached";
-#                               sets CS_PID; returns 1 if it did not attach
+#                               sets CS_PID; returns 1 (and kills it) if it
+#                               did not attach
 #   cs_stop [SIGNAL]            signals connstate (INT by default), waits,
 #                               returns its exit code
 #   lib_cleanup                 kills what cs_start and track_pid started
@@ -91,6 +92,9 @@ _cs_attached() { grep -q '^connstate: attached' "$1" || ! kill -0 "$2" 2>/dev/nu
 cs_start() {
 	local out=$1 err=$2
 	shift 2
+	# empty them first: a previous run's "attached" must not count
+	: >"$out"
+	: >"$err"
 	# 5>&- 6>&-: connstate must not hold a test's client sockets open
 	"$CS_BIN" "$@" >"$out" 2>"$err" 5>&- 6>&- </dev/null &
 	CS_PID=$!
@@ -98,6 +102,9 @@ cs_start() {
 	wait_until 10 _cs_attached "$err" "$CS_PID"
 	if ! grep -q '^connstate: attached' "$err"; then
 		echo "lib: connstate did not attach: $(head -c 400 "$err")" >&2
+		# never leave it running: it would write into the next run's files
+		kill -KILL "$CS_PID" 2>/dev/null
+		wait "$CS_PID" 2>/dev/null
 		return 1
 	fi
 }
