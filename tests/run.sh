@@ -5,7 +5,18 @@
 #   contract), and the VM matrix when VMTEST=1.
 # Suites that need root and BPF fail, loudly, where the machine cannot run
 # them: a skipped BPF test must not look like a pass.
+#
+# usage: tests/run.sh [SUITE...]   SUITE: unit fuzz oracle servers cli vmtest
+#        (default: all but vmtest, which runs when VMTEST=1)
 set -u
+
+only=" $* "
+for s in "$@"; do
+	case $s in
+	unit|fuzz|oracle|servers|cli|vmtest) ;;
+	*) echo "tests/run.sh: unknown suite '$s' (unit fuzz oracle servers cli vmtest)" >&2; exit 2 ;;
+	esac
+done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -41,6 +52,9 @@ add_counts() {
 suite() { # suite NAME CMD...
 	local name=$1 rc
 	shift
+	if [ "$only" != "  " ]; then
+		[[ "$only" == *" $name "* ]] || return 0
+	fi
 	echo "== $name: $*"
 	"$@" 2>&1 | tee "$log/$name.log"
 	rc=${PIPESTATUS[0]}
@@ -71,7 +85,7 @@ suite fuzz make --no-print-directory fuzz
 suite oracle tests/oracle/run.sh --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
-if [ "${VMTEST:-0}" = 1 ]; then
+if [ "${VMTEST:-0}" = 1 ] || [[ "$only" == *" vmtest "* ]]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi
 
