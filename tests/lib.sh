@@ -5,6 +5,7 @@
 #   pass CHECK                  one check passed
 #   fail CHECK WHY              one check failed (its setup failing counts too)
 #   skip CHECK WHY              the machine truly cannot run it: printed loudly
+#   suite_ok                    true while no check has failed (to keep logs)
 #   suite_end                   prints "NAME: P passed, F failed[, S skipped]"
 #                               and returns non-zero unless all planned ran
 #                               and none failed; a check that never ran (its
@@ -54,6 +55,8 @@ skip() {
 	echo "SKIP $1: ${2:-}"
 	_skipped=$((_skipped + 1))
 }
+
+suite_ok() { [ "$_failed" -eq 0 ]; }
 
 suite_end() {
 	local ran=$((_passed + _failed + _skipped))
