@@ -14,7 +14,7 @@
 #                               SECS pass; returns CMD's last status
 #   cs_start OUT ERR ARGS...    runs connstate (CS_BIN) in the background with
 #                               ARGS, stdout to OUT, stderr to ERR, and waits
-#                               (10 s at most) for "connstate: attached";
+#                               (CS_ATTACH_SECS, 10 s) for "connstate: attached";
 #                               sets CS_PID; returns 1 (and kills it) if it
 #                               did not attach
 #   cs_stop [SIGNAL]            signals connstate (INT by default), waits,
@@ -102,7 +102,7 @@ cs_start() {
 	"$CS_BIN" "$@" >"$out" 2>"$err" 5>&- 6>&- </dev/null &
 	CS_PID=$!
 	_tracked+=("$CS_PID")
-	wait_until 10 _cs_attached "$err" "$CS_PID"
+	wait_until "${CS_ATTACH_SECS:-10}" _cs_attached "$err" "$CS_PID"
 	if ! grep -q '^connstate: attached' "$err"; then
 		echo "lib: connstate did not attach: $(head -c 400 "$err")" >&2
 		# never leave it running: it would write into the next run's files
