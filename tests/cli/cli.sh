@@ -82,6 +82,9 @@ http_get() { # http_get FD: one keep-alive request, reads the response; 0 if a 2
 # ids of loaded programs named like ours (other connstate runs may add theirs)
 prog_ids() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*name tp_set_state.*/\1/p' | sort; }
 
+# the ids of the programs a process holds (its bpf-prog and bpf-link fds)
+pid_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u; }
+
 # none_left IDS: none of these program ids is loaded any more
 none_left() { [ -z "$(prog_ids | grep -xF "${1:-none}")" ]; }
 
@@ -136,10 +139,9 @@ fi
 # --- a run ends cleanly, leaving nothing behind ---
 # No server: every check below fails on its own (no attach to pid "").
 start_server || srv_pid=""
-prog_ids >"$work/ids.before"
 if start_connstate -p "$srv_pid"; then
-	prog_ids >"$work/ids.during"
-	ours=$(comm -13 "$work/ids.before" "$work/ids.during")
+	# ours: held by our connstate (other engineers' runs load theirs meanwhile)
+	ours=$(comm -12 <(prog_ids) <(pid_prog_ids "$cs_pid"))
 	stop_connstate INT
 	rc=$?
 	# the kernel frees a program once its last reference goes: poll
