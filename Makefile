@@ -38,7 +38,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean check unit integration demo format vmtest bench deps
+.PHONY: all clean check unit integration demo format vmtest bench soak deps
 .DELETE_ON_ERROR:
 # keep the BPF object and skeleton: they are inputs, not leftovers
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) $(SKELS)

@@ -13,6 +13,9 @@ pkgs=(
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)
 fi
+if [ "${SOAK:-0}" = 1 ]; then
+	pkgs+=(wrk)
+fi
 if [ "${VMTEST:-0}" = 1 ]; then
 	pkgs+=(qemu-system-x86 bash-static cpio)
 fi
