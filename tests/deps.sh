@@ -9,12 +9,10 @@ pkgs=(
 	golang-go                                                             # the Go oracle
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
+	wrk                                                                   # load: faults, soak
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)
-fi
-if [ "${SOAK:-0}" = 1 ]; then
-	pkgs+=(wrk)
 fi
 if [ "${VMTEST:-0}" = 1 ]; then
 	pkgs+=(qemu-system-x86 bash-static cpio)

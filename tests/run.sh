@@ -71,6 +71,7 @@ suite fuzz make --no-print-directory fuzz
 suite oracle tests/oracle/run.sh --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
+suite faults tests/faults/faults.sh --connstate ./connstate
 if [ "${VMTEST:-0}" = 1 ]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi
