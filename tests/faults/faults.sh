@@ -188,12 +188,14 @@ run_sigkill() {
 	if [ -z "$(printf '%s\n' "$left" | grep '^prog')" ]; then
 		pass faults_sigkill_under_load_leaves_no_bpf_programs
 	else
-		fail faults_sigkill_under_load_leaves_no_bpf_programs "still loaded: $(echo $left)"
+		fail faults_sigkill_under_load_leaves_no_bpf_programs \
+			"still loaded: $(printf '%s\n' "$left" | grep '^prog' | paste -sd' ')"
 	fi
 	if [ -z "$(printf '%s\n' "$left" | grep -v '^prog')" ]; then
 		pass faults_sigkill_under_load_leaves_no_bpf_maps_or_links
 	else
-		fail faults_sigkill_under_load_leaves_no_bpf_maps_or_links "still there: $(echo $left)"
+		fail faults_sigkill_under_load_leaves_no_bpf_maps_or_links \
+			"still there: $(printf '%s\n' "$left" | grep -v '^prog' | paste -sd' ')"
 	fi
 	wait "$wrk_pid" 2>/dev/null
 	wrk_pid=''
@@ -282,9 +284,9 @@ run_fork500() {
 			"$d/cs.err"; then
 		pass faults_fork_500_children_all_reported
 	else
-		fail faults_fork_500_children_all_reported "$(wc -l <"$d/client.txt") connections made;" \
-			"$(head -n 4 "$d/check.txt" "$d/client.err" | tr '\n' ' ')" \
-			"$(grep '^connstate: [0-9]* conn' "$d/cs.err")"
+		fail faults_fork_500_children_all_reported "$(wc -l <"$d/client.txt") connections made;\
+ $(grep '^connstate: [0-9]* conn' "$d/cs.err" | cut -d, -f1-4);\
+ $(cat "$d/client.err" "$d/check.txt" | head -n 3 | cut -c1-200 | tr '\n' ' ')"
 	fi
 	echo "faults: fork500: after 500 children: targets map $targets entries, conns map $conns"
 	if [ "$targets" = 1 ] && [ "$conns" = 0 ]; then
