@@ -39,17 +39,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  */
 const volatile __u64 wakeup_bytes = 0;
 
-struct conn {
-	__u32 tgid;
-	__u32 lost;
-	__u32 state_told; /* its end (the first change from ESTABLISHED) was sent */
-	__u64 gen;     /* when it was added: tells a reused socket address apart */
-	__u64 held_ts; /* time of the first held tiny read */
-	__u32 held_tid;
-	__u32 held_fd;
-	__u8 held_len;
-	__u8 held[CS_PENDING_CAP];
-};
+/*
+ * Set by the user side (through the mmapped .bss) when it stops, before it
+ * detaches anything: every program checks it first, so all of them stop
+ * seeing at one instant. Detaching takes a while and goes program by
+ * program; without this, reads stopped being seen before accepts did and
+ * the last second's connections came out without their requests.
+ */
+__u32 stopping = 0;
 
 enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE };
 
@@ -82,7 +79,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* resized by the loader */
 	__type(key, __u64);
-	__type(value, struct conn);
+	__type(value, struct cs_conn);
 } conns SEC(".maps");
 
 /* Ports the targets listen on: a socket of a target with one of these as
@@ -100,6 +97,15 @@ struct {
 	__type(key, __u64);
 	__type(value, struct stash);
 } stashes SEC(".maps");
+
+/* Connections whose end event was lost (see struct cs_end), keyed by gen:
+ * the user side ends them once, instead of printing them open forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct cs_end);
+} unseen_ends SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -133,8 +139,15 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/* --cgroup: the cgroup v2 id whose processes (and their descendant
+ * cgroups') are the targets, and its depth; 0 means "targets" decides. */
+const volatile __u64 target_cgroup = 0;
+const volatile __u32 target_cgroup_level = 0;
+
 static __always_inline bool is_target(__u32 tgid)
 {
+	if (target_cgroup)
+		return bpf_get_current_ancestor_cgroup_id(target_cgroup_level) == target_cgroup;
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 
@@ -249,14 +262,28 @@ static __always_inline struct scratch *event_begin(__u16 type, __u64 sk, __u32 t
 	return event_begin_in(0, type, sk, tgid);
 }
 
-static __always_inline void event_submit(struct scratch *s, struct conn *c)
+/* False if the ring buffer was full: the event is lost and counted. */
+static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 {
 	__u64 len = (__u64)s->e.head_len + s->e.tail_len;
+	__u32 unannounced = 0;
 
 	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
 		len = CS_HEAD_CAP + CS_TAIL_CAP;
-	if (c)
+	if (c) {
 		s->e.lost = c->lost;
+		s->e.gen = c->gen;
+		unannounced = c->unannounced;
+		/* the socket still knows its addresses: the user side must
+		 * not print a connection under an address it never saw */
+		if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {
+			fill_addrs(&s->e, (struct sock *)s->e.sk);
+			s->e.local.port = c->lport;
+			s->e.flags |= CS_F_ADDRS;
+			if (unannounced == CS_EV_ADOPT)
+				s->e.flags |= CS_F_ADOPTED;
+		}
+	}
 	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len,
 			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
 				       BPF_RB_FORCE_WAKEUP :
@@ -264,14 +291,36 @@ static __always_inline void event_submit(struct scratch *s, struct conn *c)
 		stat_inc(CS_STAT_LOST_EVENTS);
 		if (c)
 			__sync_fetch_and_add(&c->lost, 1);
-		return;
+		return false;
 	}
+	if (c && unannounced)
+		c->unannounced = 0;
 	stat_inc(CS_STAT_EVENTS);
+	return true;
+}
+
+/* The end of c was not told (its CLOSE or DESTROY was lost, or it was
+ * replaced): leave it where the user side looks when losses grow. */
+static __always_inline void record_unseen_end(__u64 sk, struct cs_conn *c)
+{
+	struct cs_end end = { .gen = c->gen, .sk = sk, .ts_ns = bpf_ktime_get_ns(),
+			      .tgid = c->tgid };
+	struct scratch *s = scratch_get(1);
+
+	if (c->unannounced && s) {
+		/* fill_addrs writes an event's fields: borrow a free slot */
+		fill_addrs(&s->e, (struct sock *)sk);
+		end.unannounced = c->unannounced;
+		end.local = s->e.local;
+		end.local.port = c->lport;
+		end.remote = s->e.remote;
+	}
+	bpf_map_update_elem(&unseen_ends, &end.gen, &end, BPF_ANY);
 }
 
 /* Sends the tiny reads held for c as one READ event, ahead of whatever
  * event of the connection comes next. */
-static __always_inline void flush_held(struct conn *c, __u64 sk)
+static __always_inline void flush_held(struct cs_conn *c, __u64 sk)
 {
 	struct scratch *s;
 	__u32 n = c->held_len;
@@ -298,7 +347,7 @@ enum hold { HOLD_NO, HOLD_KEPT, HOLD_SEND };
 /* Appends a tiny read to c's held bytes. HOLD_KEPT: wait for more;
  * HOLD_SEND: it ended a line, send the held bytes now; HOLD_NO: not tiny
  * (or no room), send the held bytes and then the read itself. */
-static __always_inline enum hold hold_tiny(struct conn *c, struct scratch *s, long ret)
+static __always_inline enum hold hold_tiny(struct cs_conn *c, struct scratch *s, long ret)
 {
 	__u32 have = c->held_len, i;
 	bool eol = false;
@@ -319,11 +368,12 @@ static __always_inline enum hold hold_tiny(struct conn *c, struct scratch *s, lo
 }
 
 /* Track a new connection of tgid; emits ACCEPT or ADOPT with its addresses. */
-static __always_inline struct conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
+static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
 {
 	__u64 key = (__u64)sk;
-	struct conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns() };
-	struct conn *cp;
+	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns(),
+			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num) };
+	struct cs_conn *cp;
 	struct scratch *s;
 
 	/* an accepted socket is new even if an entry for its address
@@ -337,11 +387,12 @@ static __always_inline struct conn *conn_add(struct sock *sk, __u32 tgid, __u32 
 	}
 	cp = bpf_map_lookup_elem(&conns, &key);
 	s = event_begin(type, key, tgid);
-	if (!s)
+	if (!s || !cp)
 		return cp;
 	s->e.fd = fd;
 	fill_addrs(&s->e, sk);
-	event_submit(s, cp);
+	if (!event_submit(s, cp))
+		cp->unannounced = type;
 	return cp;
 }
 
@@ -349,7 +400,7 @@ static __always_inline struct conn *conn_add(struct sock *sk, __u32 tgid, __u32 
  * A socket the targets use that we do not track yet: adopt it if it is a
  * TCP connection on a port they listen on (accepted before we attached).
  */
-static __always_inline struct conn *conn_adopt(struct sock *sk, __u32 tgid, __u32 fd)
+static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, __u32 fd)
 {
 	__u16 port;
 	__u8 state;
@@ -370,6 +421,9 @@ static __always_inline int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	long fd = ctx->ret;
 	struct sock *sk;
+
+	if (stopping)
+		return 0;
 
 	if (!is_target(tgid) || fd < 0)
 		return 0;
@@ -394,7 +448,7 @@ int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
 
 /* A syscall of c we cannot follow is data lost for c, like a lost event:
  * the user side then withholds its states instead of guessing. */
-static __always_inline void stash_failed(struct conn *c)
+static __always_inline void stash_failed(struct cs_conn *c)
 {
 	stat_inc(CS_STAT_STASH_FULL);
 	__sync_fetch_and_add(&c->lost, 1);
@@ -406,9 +460,12 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct stash st = {};
-	struct conn *c;
+	struct cs_conn *c;
 	struct sock *sk;
 	__u64 key;
+
+	if (stopping)
+		return 0;
 
 	if (!is_target(tgid))
 		return 0;
@@ -441,6 +498,36 @@ static __always_inline void copy_buf(struct scratch *s, __u64 buf, __u64 len)
 	if (len > CS_HEAD_CAP &&
 	    !bpf_probe_read_user(s->data + CS_HEAD_CAP, CS_TAIL_CAP, (void *)(buf + len - CS_TAIL_CAP)))
 		s->e.tail_len = CS_TAIL_CAP;
+}
+
+/*
+ * A read while a request's header block may be arriving (fewer than
+ * CS_HEAD_BLOCK_MAX bytes read since the last write): nginx reads a long
+ * request line or header block with one recv of up to its buffer's size,
+ * and the user side cannot frame a header block with a hole in it. So the
+ * read goes out as events of CS_HEAD_CAP bytes, up to CS_HEAD_BLOCK_MAX in
+ * all; the caller copies the rest as usual. Returns the bytes sent. Other
+ * connections and reads pay one comparison: Go reads 4 KiB at a time.
+ */
+static __always_inline __u64 send_read_pieces(struct scratch *s, struct cs_conn *c, __u64 sk,
+					      __u64 buf, __u64 len)
+{
+	__u64 off = 0;
+	int i;
+
+	if (len <= CS_HEAD_CAP || c->rd_since_wr >= CS_HEAD_BLOCK_MAX)
+		return 0;
+	flush_held(c, sk); /* held bytes came first */
+	for (i = 0; i < CS_HEAD_BLOCK_MAX / CS_HEAD_CAP - 1; i++) {
+		if (len - off <= CS_HEAD_CAP ||
+		    bpf_probe_read_user(s->data, CS_HEAD_CAP, (void *)(buf + off)))
+			break;
+		s->e.ret = CS_HEAD_CAP;
+		s->e.head_len = CS_HEAD_CAP;
+		event_submit(s, c);
+		off += CS_HEAD_CAP;
+	}
+	return off;
 }
 
 /* Copy the first bytes of the first iovecs, and the last bytes of the
@@ -487,8 +574,12 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 	struct stash *sp, st;
 	struct user_msghdr msg;
 	struct scratch *s;
-	struct conn *c;
+	struct cs_conn *c;
 	enum hold hold;
+	__u64 off = 0;
+
+	if (stopping)
+		return 0;
 
 	sp = bpf_map_lookup_elem(&stashes, &id);
 	if (!sp)
@@ -517,13 +608,21 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 			}
 			st.kind = K_IOV;
 		}
+		if (st.kind == K_BUF && st.dir == CS_EV_READ) {
+			off = send_read_pieces(s, c, st.sk, st.ptr, ret);
+			s->e.ret = ret - off;
+			s->e.head_len = 0;
+		}
 		if (st.kind == K_BUF)
-			copy_buf(s, st.ptr, ret);
+			copy_buf(s, st.ptr + off, ret - off);
 		else if (st.kind == K_IOV)
 			copy_iov(s, st.ptr, st.cnt, ret);
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 	}
+	if (ret > 0)
+		c->rd_since_wr = st.dir == CS_EV_WRITE ? 0 :
+				 clamped(c->rd_since_wr + (__u64)ret, CS_HEAD_BLOCK_MAX);
 	hold = st.dir == CS_EV_READ && ret > 0 && st.kind == K_BUF ? hold_tiny(c, s, ret) : HOLD_NO;
 	if (hold != HOLD_KEPT)
 		flush_held(c, st.sk);
@@ -623,9 +722,12 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct stash st = {};
 	struct file *file;
-	struct conn *c;
+	struct cs_conn *c;
 	struct sock *sk;
 	__u64 key;
+
+	if (stopping)
+		return 0;
 
 	if (!is_target(id >> 32))
 		return 0;
@@ -653,8 +755,11 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct stash *sp;
 	struct scratch *s;
-	struct conn *c;
+	struct cs_conn *c;
 	__u64 key;
+
+	if (stopping)
+		return 0;
 
 	sp = bpf_map_lookup_elem(&stashes, &id);
 	if (!sp)
@@ -672,7 +777,8 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 	if (s) {
 		s->e.fd = sp->fd;
 		s->e.ret = ctx->ret;
-		event_submit(s, c);
+		if (!event_submit(s, c))
+			record_unseen_end(key, c);
 	}
 	bpf_map_delete_elem(&stashes, &id);
 	bpf_map_delete_elem(&conns, &key);
@@ -684,9 +790,12 @@ int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct scratch *s;
-	struct conn *c;
+	struct cs_conn *c;
 	struct sock *sk;
 	__u64 key;
+
+	if (stopping)
+		return 0;
 
 	if (!is_target(tgid))
 		return 0;
@@ -711,7 +820,10 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	__u64 key = (__u64)ctx->skaddr;
 	struct scratch *s;
-	struct conn *c;
+	struct cs_conn *c;
+
+	if (stopping)
+		return 0;
 
 	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_ESTABLISHED)
 		return 0;
@@ -735,15 +847,18 @@ int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 {
 	__u64 key = (__u64)ctx->skaddr;
 	struct scratch *s;
-	struct conn *c;
+	struct cs_conn *c;
+
+	if (stopping)
+		return 0;
 
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
 	flush_held(c, key);
 	s = event_begin(CS_EV_DESTROY, key, c->tgid);
-	if (s)
-		event_submit(s, c);
+	if (s && !event_submit(s, c))
+		record_unseen_end(key, c);
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
@@ -756,6 +871,9 @@ int BPF_PROG(tp_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u8 one = 1;
 	struct scratch *s;
+
+	if (stopping)
+		return 0;
 
 	if (ptgid == ctgid || !is_target(ptgid))
 		return 0;
@@ -775,6 +893,9 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
 	__u32 tgid = id >> 32;
 	struct scratch *s;
 	bool dead;
+
+	if (stopping)
+		return 0;
 
 	if (bpf_core_field_exists(ctx->group_dead))
 		dead = BPF_CORE_READ(ctx, group_dead);

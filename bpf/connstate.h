@@ -11,6 +11,11 @@
 
 /* Bytes of a read or write copied from its start; the rest is counted only. */
 #define CS_HEAD_CAP 4096
+/* A read larger than CS_HEAD_CAP, made before this many bytes were read
+ * since the server's last write (so while a request's header block may be
+ * arriving), is sent whole in events of CS_HEAD_CAP bytes, up to this many
+ * bytes of it: a header block must not fall into an uncopied hole. */
+#define CS_HEAD_BLOCK_MAX (64 << 10)
 /* Bytes copied from the end of a write larger than CS_HEAD_CAP: enough to
  * see a chunked body's terminator without copying the body. */
 #define CS_TAIL_CAP 64
@@ -37,6 +42,10 @@ enum cs_event_flags {
 	CS_F_SENDFILE = 1 << 0, /* payload came from a file: nothing copied */
 	CS_F_TRUNC_IOV = 1 << 1, /* more iovecs than the copy walks */
 	CS_F_HELD = 1 << 2,	 /* tiny reads held back, sent before the next event */
+	/* local/remote are filled: the connection's ACCEPT or ADOPT was lost,
+	 * and this is the first of its events that got through */
+	CS_F_ADDRS = 1 << 3,
+	CS_F_ADOPTED = 1 << 4, /* with CS_F_ADDRS: it was an ADOPT that was lost */
 };
 
 struct cs_addr {
@@ -60,9 +69,42 @@ struct cs_event {
 	__u8 tcp_old;
 	__u8 tcp_new;
 	__u8 pad[6];
-	struct cs_addr local;  /* ACCEPT and ADOPT only */
-	struct cs_addr remote; /* ACCEPT and ADOPT only */
+	__u64 gen;	/* the connection's generation: tells a reused sk apart */
+	struct cs_addr local;  /* ACCEPT, ADOPT and CS_F_ADDRS only */
+	struct cs_addr remote; /* ACCEPT, ADOPT and CS_F_ADDRS only */
 	/* head_len + tail_len bytes of payload follow the struct */
+};
+
+/* A connection whose CLOSE or DESTROY event was lost, in the hash map
+ * "unseen_ends" keyed by gen (a socket address is reused faster than the
+ * reader may come): the user side ends it there, once. */
+struct cs_end {
+	__u64 gen;
+	__u64 sk;
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 unannounced; /* none of its events got through: the addresses
+			    * below are all the user side will know of it */
+	struct cs_addr local, remote;
+};
+
+/* The kernel's entry for a tracked connection, the value of the hash map
+ * "conns" keyed by sk. The user side reads gen at exit: a connection it
+ * holds open whose sk is absent, or holds another gen, ended unseen. */
+struct cs_conn {
+	__u32 tgid;
+	__u32 lost;
+	__u32 state_told; /* its end (the first change from ESTABLISHED) was sent */
+	__u32 unannounced; /* its ACCEPT/ADOPT (this type) was lost: addresses go
+			    * with its next event that gets through */
+	__u64 gen;     /* when it was added: tells a reused socket address apart */
+	__u64 held_ts; /* time of the first held tiny read */
+	__u32 held_tid;
+	__u32 held_fd;
+	__u16 lport;  /* the socket forgets its local port when it is closed */
+	__u8 held_len;
+	__u8 held[CS_PENDING_CAP];
+	__u32 rd_since_wr; /* bytes read since the last write, up to CS_HEAD_BLOCK_MAX */
 };
 
 /* Counters in the per-CPU array "stats", indexed by this enum. */

@@ -8,7 +8,7 @@ $(OUTPUT)/unit:
 # the pure core, built again with sanitizers for the tests
 $(OUTPUT)/unit/%: tests/unit/%.c tests/unit/events.h $(CORE_SRCS) $(wildcard user/*.h) | $(OUTPUT)/unit
 	$(call msg,TEST-CC,$@)
-	$(Q)$(CC) -g -O1 $(SAN) $(WARN) -Wno-unused-function $(INCLUDES) $< $(CORE_SRCS) -lcmocka -o $@
+	$(Q)$(CC) -g -O1 $(SAN) $(WARN) -Wno-unused-function $(INCLUDES) $< $(CORE_SRCS) -lcmocka -lnghttp2 -o $@
 
 unit: $(UNIT_TESTS)
 	$(Q)for t in $(UNIT_TESTS); do $$t || exit 1; done
@@ -22,6 +22,10 @@ check: deps
 		$(OUTPUT)/fuzz_tracker
 	$(Q)tests/run.sh
 
+# the suites that run real servers under connstate (root, BPF)
+integration: connstate $(OUTPUT)/connstate-static
+	$(Q)tests/run.sh oracle servers cli
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory connstate
 	$(Q)tests/demo.sh
@@ -31,7 +35,7 @@ FUZZ_SECONDS ?= 20
 $(OUTPUT)/fuzz_tracker: tests/fuzz/fuzz_tracker.c $(CORE_SRCS) $(wildcard user/*.h) | $(OUTPUT)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(INCLUDES) $< $(CORE_SRCS) -o $@
+		$(INCLUDES) $< $(CORE_SRCS) -lnghttp2 -o $@
 
 fuzz: $(OUTPUT)/fuzz_tracker
 	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus

@@ -18,8 +18,8 @@ void http1_init(struct http1_parser *p, bool response)
 
 void http1_free(struct http1_parser *p)
 {
-	free(p->head);
-	p->head = NULL;
+	free(p->lines);
+	p->lines = NULL;
 }
 
 static void next_message(struct http1_parser *p)
@@ -123,6 +123,7 @@ static bool parse_start_line(const char *s, size_t n, bool response, struct http
 		return false;
 	copy_field(h->method, sizeof(h->method), s, sp1 - s);
 	copy_field(h->target, sizeof(h->target), sp1 + 1, sp2 - sp1 - 1);
+	h->target_truncated = (size_t)(sp2 - sp1 - 1) >= sizeof(h->target);
 	return true;
 }
 
@@ -160,27 +161,75 @@ static void parse_field(const char *s, size_t n, struct http1_head *h)
 	}
 }
 
+static void head_reset(struct http1_head *h, bool response)
+{
+	memset(h, 0, sizeof(*h));
+	h->response = response;
+	h->content_length = -1;
+}
+
+/* One line of a header block without its line end; cut: bytes of its
+ * middle were dropped (only its first and last bytes are here). */
+static void parse_line(const char *s, size_t n, bool first, bool cut, struct http1_head *h)
+{
+	if (n && s[n - 1] == '\r')
+		n--;
+	if (first) {
+		h->valid = parse_start_line(s, n, h->response, h);
+		/* the target is whole in the kept start only when nothing was cut */
+		h->target_truncated |= cut;
+	} else if (cut) {
+		h->truncated = true; /* no framing field is this long */
+	} else if (n) {
+		parse_field(s, n, h);
+	}
+}
+
 void http1_parse_head(const char *buf, size_t len, bool response, struct http1_head *h)
 {
 	size_t i = 0;
 	bool first = true;
 
-	memset(h, 0, sizeof(*h));
-	h->response = response;
-	h->content_length = -1;
+	head_reset(h, response);
 	while (i < len) {
 		const char *nl = memchr(buf + i, '\n', len - i);
-		size_t e = nl ? (size_t)(nl - buf) : len, n = e - i;
+		size_t e = nl ? (size_t)(nl - buf) : len;
 
-		if (n && buf[i + n - 1] == '\r')
-			n--;
-		if (first) {
-			h->valid = parse_start_line(buf + i, n, response, h);
-			first = false;
-		} else if (n) {
-			parse_field(buf + i, n, h);
-		}
+		parse_line(buf + i, e - i, first, false, h);
+		first = false;
 		i = e + 1;
+	}
+}
+
+/* The current line of a spread header block ended: rebuild it from its
+ * first bytes and the last ones the ring holds, and parse it. */
+static void lines_end(struct http1_lines *l)
+{
+	size_t n = l->len < HTTP1_LINE_KEEP ? l->len : HTTP1_LINE_KEEP;
+	size_t extra = l->len - n, t = extra < HTTP1_LINE_TAIL ? extra : HTTP1_LINE_TAIL, i;
+
+	for (i = 0; i < t; i++)
+		l->line[n + i] = l->tail[(extra - t + i) % HTTP1_LINE_TAIL];
+	parse_line(l->line, n + t, !l->first_done, extra > t, &l->h);
+	l->first_done = true;
+	l->len = 0;
+}
+
+/* Bytes of a header block spread over reads, in order. */
+static void lines_feed(struct http1_lines *l, const uint8_t *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (d[i] == '\n') {
+			lines_end(l);
+			continue;
+		}
+		if (l->len < HTTP1_LINE_KEEP)
+			l->line[l->len] = d[i];
+		else
+			l->tail[(l->len - HTTP1_LINE_KEEP) % HTTP1_LINE_TAIL] = d[i];
+		l->len++;
 	}
 }
 
@@ -257,15 +306,15 @@ static void start_body(struct http1_parser *p, enum http1_body body, const struc
 }
 
 /* Consume header bytes; returns how many were used. A block that ends in
- * the bytes it began in is parsed in place; only one spread over several
- * reads is copied, into a buffer that lives until the message ends. */
+ * the bytes it began in is parsed in place, whatever its length; one spread
+ * over several reads is parsed line by line as its bytes come. */
 static size_t feed_head(struct http1_parser *p, const uint8_t *d, size_t len,
 			const struct http1_cb *cb, void *ctx)
 {
 	const uint8_t *start = NULL;
 	struct http1_head h;
 	enum http1_body body;
-	size_t i, keep;
+	size_t i, n;
 
 	for (i = 0; i < len; i++) {
 		uint8_t c = d[i];
@@ -289,34 +338,28 @@ static size_t feed_head(struct http1_parser *p, const uint8_t *d, size_t len,
 			p->head_nl = 0;
 		}
 	}
+	n = start ? (size_t)(d + (i == len ? len : i + 1) - start) : 0;
 	if (i == len) {
-		/* unfinished: keep what this read brought */
-		if (start) {
-			size_t n = d + len - start, have = p->head_len - n;
-
-			if (!p->head)
-				p->head = malloc(HTTP1_HEAD_KEEP);
-			if (p->head && have < HTTP1_HEAD_KEEP)
-				memcpy(p->head + have, start,
-				       n < HTTP1_HEAD_KEEP - have ? n : HTTP1_HEAD_KEEP - have);
+		/* unfinished; a block whose start we did not keep stays unparsed */
+		if (start && p->head_len == n && !p->lines) {
+			p->lines = malloc(sizeof(*p->lines));
+			if (p->lines) {
+				memset(p->lines, 0, sizeof(*p->lines));
+				head_reset(&p->lines->h, p->response);
+			}
 		}
+		if (start && p->lines)
+			lines_feed(p->lines, start, n);
 		return len;
 	}
-	keep = p->head_len < HTTP1_HEAD_KEEP ? p->head_len : HTTP1_HEAD_KEEP;
-	if (p->head_len == (size_t)(d + i + 1 - start)) {
-		http1_parse_head((const char *)start, keep, p->response, &h);
+	if (p->head_len == n) {
+		http1_parse_head((const char *)start, n, p->response, &h);
+	} else if (p->lines) {
+		lines_feed(p->lines, start, n);
+		h = p->lines->h;
 	} else {
-		size_t n = d + i + 1 - start, have = p->head_len - n;
-
-		if (p->head && have < HTTP1_HEAD_KEEP)
-			memcpy(p->head + have, start,
-			       n < HTTP1_HEAD_KEEP - have ? n : HTTP1_HEAD_KEEP - have);
-		if (p->head)
-			http1_parse_head(p->head, keep, p->response, &h);
-		else
-			http1_parse_head("", 0, p->response, &h);
+		head_reset(&h, p->response); /* out of memory: not valid */
 	}
-	h.truncated = p->head_len > HTTP1_HEAD_KEEP;
 	body = cb->on_head ? cb->on_head(ctx, &h) : HTTP1_BODY_NONE;
 	start_body(p, body, &h, cb, ctx);
 	return i + 1;

@@ -13,8 +13,15 @@
 
 #define HTTP1_METHOD_MAX 16
 #define HTTP1_TARGET_MAX 256
-/* Header bytes kept for parsing; a longer block is still framed. */
-#define HTTP1_HEAD_KEEP 8192
+/*
+ * A header block spread over reads is parsed line by line as it arrives;
+ * of each line only its first HTTP1_LINE_KEEP and last HTTP1_LINE_TAIL
+ * bytes are kept. That is enough for the method, the start of the target
+ * and the version of a start line of any length (the version is at its
+ * end), and for every field framing needs; a longer field line is skipped.
+ */
+#define HTTP1_LINE_KEEP 512
+#define HTTP1_LINE_TAIL 16
 
 /* What a header block said, as far as framing and states need it. */
 struct http1_head {
@@ -30,7 +37,17 @@ struct http1_head {
 	bool conn_keep_alive;
 	bool conn_upgrade;
 	bool expect_continue;
-	bool truncated; /* longer than HTTP1_HEAD_KEEP: later fields unseen */
+	bool target_truncated; /* the target was longer than target[] holds */
+	bool truncated; /* a field line longer than HTTP1_LINE_KEEP was skipped */
+};
+
+/* The lines of a header block spread over reads, parsed as they end. */
+struct http1_lines {
+	struct http1_head h;
+	bool first_done;	/* the start line was parsed */
+	size_t len;		/* bytes of the current line so far */
+	char line[HTTP1_LINE_KEEP + HTTP1_LINE_TAIL];
+	char tail[HTTP1_LINE_TAIL]; /* its last bytes past HTTP1_LINE_KEEP, a ring */
 };
 
 enum http1_body {
@@ -79,7 +96,7 @@ struct http1_parser {
 	bool chunk_blind;
 	char blind_tail[8];
 	uint8_t blind_len;
-	char *head; /* a header block spread over reads; NULL otherwise */
+	struct http1_lines *lines; /* a header block spread over reads; else NULL */
 };
 
 void http1_init(struct http1_parser *p, bool response);

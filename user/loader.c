@@ -212,6 +212,8 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 	if (o->verbose)
 		print_paths(o, u.release, skel->rodata->have_task_btf);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	skel->rodata->target_cgroup = o->cgroup_id;
+	skel->rodata->target_cgroup_level = o->cgroup_level;
 	err = connstate_bpf__load(skel);
 	if (err) {
 		fprintf(stderr,
@@ -223,6 +225,17 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 fail:
 	connstate_bpf__destroy(skel);
 	return NULL;
+}
+
+/*
+ * Half attached is worse than not at all: the probes made so far would
+ * tax every syscall on the host for nothing until the process is gone.
+ */
+static int attach_failed(struct connstate_bpf *skel, int made)
+{
+	loader_detach(skel);
+	fprintf(stderr, "connstate: detached the %d probes attached before the failure\n", made);
+	return -1;
 }
 
 int loader_attach(struct connstate_bpf *skel)
@@ -241,7 +254,7 @@ int loader_attach(struct connstate_bpf *skel)
 		if (!link) {
 			fprintf(stderr, "connstate: failed to attach %s: %s\n",
 				bpf_program__section_name(prog), strerror(errno));
-			return -1;
+			return attach_failed(skel, n);
 		}
 		*s->progs[i].link = link;
 		n++;
@@ -252,7 +265,7 @@ int loader_attach(struct connstate_bpf *skel)
 		if (!io_exit_links[i]) {
 			fprintf(stderr, "connstate: failed to attach tracepoint syscalls/%s: %s\n",
 				io_exits[i], strerror(errno));
-			return -1;
+			return attach_failed(skel, n);
 		}
 		n++;
 	}

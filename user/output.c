@@ -1,23 +1,37 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <inttypes.h>
+#include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "output.h"
 
 void output_json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
+	esc_puts(f, s, ESC_JSON);
 	fputc('"', f);
+}
+
+/*
+ * The request target, escaped; its query (which carries tokens and
+ * passwords often enough) becomes "?…" unless --show-query.
+ */
+static void put_target(const struct output *o, const char *target)
+{
+	enum esc_mode mode = o->json ? ESC_JSON : ESC_TEXT;
+	const char *q = o->show_query ? NULL : strchr(target, '?');
+
+	if (o->json)
+		fputc('"', o->f);
+	if (q) {
+		esc_write(o->f, target, (size_t)(q - target), mode);
+		fputs("?\xe2\x80\xa6", o->f);
+	} else {
+		esc_puts(o->f, target, mode);
+	}
+	if (o->json)
+		fputc('"', o->f);
 }
 
 static void wall_time(const struct output *o, uint64_t ts, char *buf, size_t len, bool iso)
@@ -80,8 +94,14 @@ void output_request(struct output *o, const struct tr_conn *c, const struct tr_r
 		snprintf(version, sizeof(version), "HTTP/%d.%d", r->major, r->minor);
 	begin(o, c, r->end_ns, "request");
 	if (!o->json) {
-		fprintf(o->f, "request: %s %s %s -> ", r->method, r->valid ? r->target : "-",
-			version);
+		fputs("request: ", o->f);
+		esc_puts(o->f, r->method, ESC_TEXT);
+		fputc(' ', o->f);
+		if (r->valid)
+			put_target(o, r->target);
+		else
+			fputc('-', o->f);
+		fprintf(o->f, " %s -> ", version);
 		if (r->status)
 			fprintf(o->f, "%d", r->status);
 		else
@@ -93,7 +113,7 @@ void output_request(struct output *o, const struct tr_conn *c, const struct tr_r
 	fputs(",\"method\":", o->f);
 	output_json_string(o->f, r->method);
 	fputs(",\"path\":", o->f);
-	output_json_string(o->f, r->valid ? r->target : "");
+	put_target(o, r->valid ? r->target : "");
 	fprintf(o->f,
 		",\"version\":\"%s\",\"status\":%d,\"complete\":%s,\"duration_ms\":%.3f,"
 		"\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 "}\n",
@@ -104,7 +124,10 @@ void output_warning(struct output *o, const struct tr_conn *c, const char *msg, 
 {
 	begin(o, c, ts, "warning");
 	if (!o->json) {
-		fprintf(o->f, "warning: %s\n", msg);
+		/* the tracker's own words, but escaped all the same: one rule for every string */
+		fputs("warning: ", o->f);
+		esc_puts(o->f, msg, ESC_TEXT);
+		fputc('\n', o->f);
 		return;
 	}
 	fputs(",\"message\":", o->f);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Go's ConnState rules, applied to what the kernel saw (see DESIGN.md):
+ * Go's ConnState rules, applied to what the kernel saw (see docs/design.md):
  *  new      accept returned the connection;
  *  active   a request's header block is complete, or, on Go's error path,
  *           the server answers or the connection ends after some bytes of
@@ -161,6 +161,7 @@ static struct tr_conn *conn_new(struct tracker *t, const struct cs_event *e)
 	strcpy(c->client_str, "?:0"); /* until its addresses are known */
 	strcpy(c->local_str, "?:0");
 	c->sk = e->sk;
+	c->gen = e->gen;
 	c->tgid = e->tgid;
 	c->start_ns = e->ts_ns;
 	c->t = t;
@@ -307,6 +308,7 @@ static enum http1_body req_on_head(void *ctx, const struct http1_head *h)
 	r->valid = h->valid;
 	strcpy(r->method, h->valid ? h->method : "-");
 	strcpy(r->target, h->valid ? h->target : "-");
+	r->target_truncated = h->valid && h->target_truncated;
 	r->major = h->major;
 	r->minor = h->minor;
 	r->req_close = h->conn_close ||
@@ -530,9 +532,14 @@ static void on_close(struct tracker *t, struct tr_conn *c)
 	 * response that said close: the server never took that one up */
 	r = c->queue;
 	if (r && !c->opaque && c->state == CS_ST_ACTIVE &&
-	    (r->resp_started || (r->valid && !c->no_more)))
+	    (r->resp_started || (r->valid && !c->no_more))) {
+		/* a response cut off: what was written of it so far */
+		if (r->resp_started && !r->bytes_out)
+			r->bytes_out = c->resp.msg_bytes;
 		report_request(c, r, false);
-	if (c->closer == CS_CLOSER_UNKNOWN)
+	}
+	/* an end we did not see says nothing about who ended it */
+	if (c->closer == CS_CLOSER_UNKNOWN && !c->end_unseen)
 		c->closer = CS_CLOSER_SERVER;
 	set_state(c, CS_ST_CLOSED);
 	conn_remove(t, c);
@@ -552,6 +559,86 @@ static void note_lost(struct tr_conn *c, uint32_t lost)
 	warn(c, msg);
 }
 
+static const char end_lost_msg[] = "its end was not seen (events lost); ended unseen";
+static const char sock_gone_msg[] = "its socket is gone but its end was not seen; ended unseen";
+
+/* Its end was not seen: told closed once, uncertain, never again. */
+static void end_unseen(struct tracker *t, struct tr_conn *c, uint64_t ts, const char *why)
+{
+	if (ts > c->now)
+		c->now = ts;
+	c->end_unseen = true;
+	t->totals.ended_unseen++;
+	mark_uncertain(c);
+	warn(c, why);
+	on_close(t, c);
+}
+
+static struct tr_conn *conn_unannounced(struct tracker *t, const struct cs_event *e);
+
+bool tracker_end_unseen(struct tracker *t, uint64_t sk, const struct cs_end *end)
+{
+	struct tr_conn *c = conn_find(t, sk);
+	struct cs_event e = { .ts_ns = end->ts_ns, .sk = sk, .gen = end->gen,
+			      .tgid = end->tgid, .local = end->local, .remote = end->remote };
+
+	if (!c || (end->gen && c->gen && c->gen != end->gen)) {
+		if (!end->unannounced)
+			return false;
+		/* every event of it was lost; only its end is known */
+		e.flags = CS_F_ADDRS | (end->unannounced == CS_EV_ADOPT ? CS_F_ADOPTED : 0);
+		if (!(c = conn_unannounced(t, &e)))
+			return false;
+	}
+	end_unseen(t, c, end->ts_ns, end_lost_msg);
+	return true;
+}
+
+size_t tracker_reconcile(struct tracker *t, bool (*alive)(void *ctx, uint64_t sk, uint64_t gen),
+			 void *ctx, uint64_t ts)
+{
+	struct tr_conn *c, **gone;
+	size_t i, n = 0;
+
+	if (!t->nconns || !(gone = calloc(t->nconns, sizeof(*gone))))
+		return 0;
+	/* collected first: ending one unlinks it from the chain walked */
+	for (i = 0; i < t->nbuckets; i++)
+		for (c = t->buckets[i]; c; c = c->hnext)
+			if (n < t->nconns && !alive(ctx, c->sk, c->gen))
+				gone[n++] = c;
+	for (i = 0; i < n; i++)
+		end_unseen(t, gone[i], ts, sock_gone_msg);
+	free(gone);
+	return n;
+}
+
+/* The connection a first event (its ACCEPT or ADOPT lost) belongs to,
+ * created under the addresses the kernel attached; none without them:
+ * a line under an address never seen would be wrong, not unsure. */
+static struct tr_conn *conn_unannounced(struct tracker *t, const struct cs_event *e)
+{
+	struct tr_conn *c;
+
+	if (!(e->flags & CS_F_ADDRS)) {
+		t->totals.dropped++;
+		return NULL;
+	}
+	c = conn_new(t, e);
+	if (!c)
+		return NULL;
+	c->local = e->local;
+	c->remote = e->remote;
+	addr_format(&c->remote, c->client_str, sizeof(c->client_str));
+	addr_format(&c->local, c->local_str, sizeof(c->local_str));
+	c->adopted = e->flags & CS_F_ADOPTED;
+	c->now = e->ts_ns;
+	mark_uncertain(c);
+	warn(c, e->flags & CS_F_ADOPTED ? "first seen after events were lost; states withheld" :
+					  "its accept was lost; states withheld");
+	return c;
+}
+
 void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *data)
 {
 	struct tr_conn *c;
@@ -559,13 +646,15 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 	if (e->type == CS_EV_PROC_FORK || e->type == CS_EV_PROC_EXIT)
 		return;
 	c = conn_find(t, e->sk);
+	/* another generation on the same socket address: the old one's end
+	 * was lost and the memory reused */
+	if (c && e->gen && c->gen && c->gen != e->gen) {
+		end_unseen(t, c, e->ts_ns, end_lost_msg);
+		c = NULL;
+	}
 	if (e->type == CS_EV_ACCEPT || e->type == CS_EV_ADOPT) {
-		if (c) {
-			/* its end was lost and the socket memory reused */
-			c->now = e->ts_ns;
-			note_lost(c, c->lost + 1);
-			on_close(t, c);
-		}
+		if (c) /* the same, when the kernel did not say the generation */
+			end_unseen(t, c, e->ts_ns, end_lost_msg);
 		c = conn_new(t, e);
 		if (!c)
 			return;
@@ -581,13 +670,8 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 			c->adopted = true;
 		return;
 	}
-	if (!c) {
-		/* its accept was lost */
-		if (!e->lost || !(c = conn_new(t, e)))
-			return;
-		c->now = e->ts_ns;
-		note_lost(c, e->lost);
-	}
+	if (!c && !(c = conn_unannounced(t, e)))
+		return;
 	c->now = e->ts_ns;
 	note_lost(c, e->lost);
 	switch (e->type) {

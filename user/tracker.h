@@ -39,6 +39,7 @@ struct tr_request {
 	char target[HTTP1_TARGET_MAX];
 	int major, minor;
 	bool valid;	   /* the request line parsed */
+	bool target_truncated; /* target holds only the start of a longer one */
 	bool req_close;	   /* the request asked to close after it */
 	bool head_done;	   /* its header block was complete */
 	bool resp_started;
@@ -51,11 +52,13 @@ struct tr_request {
 
 struct tr_conn {
 	uint64_t sk;
+	uint64_t gen;	   /* the kernel's generation of sk: 0 if not told */
 	uint32_t tgid;
 	struct cs_addr local, remote;
 	char client_str[ADDR_STR_MAX], local_str[ADDR_STR_MAX]; /* formatted once */
 	bool adopted;	   /* predates attach */
 	bool uncertain;	   /* events were lost: states withheld */
+	bool end_unseen;   /* ended without its CLOSE/DESTROY being seen */
 	bool no_more;	   /* the server will close: later requests are moot */
 	bool write_failed;
 	const char *maybe_opaque; /* the client spoke TLS or HTTP/2 first */
@@ -86,6 +89,8 @@ struct tracker_totals {
 	uint64_t requests;
 	uint64_t lost;	    /* events lost, as the connections' streams show */
 	uint64_t uncertain; /* connections with lost events */
+	uint64_t ended_unseen; /* connections ended without their end seen */
+	uint64_t dropped;   /* events of no known connection and no addresses */
 };
 
 struct tracker;
@@ -94,6 +99,19 @@ struct tracker *tracker_new(const struct tracker_ops *ops, void *ctx);
 void tracker_free(struct tracker *t);
 /* One event as the kernel sent it; data holds head_len + tail_len bytes. */
 void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *data);
+/*
+ * The kernel says the connection (sk, end->gen) ended but its end event
+ * was lost: it is told closed once, uncertain, with a warning. Nothing
+ * happens if it already ended or sk now holds another generation (gen 0
+ * matches any), unless none of its events got through (end->unannounced):
+ * then it is told, under end's addresses, only by that end. Returns
+ * whether it ended a connection.
+ */
+bool tracker_end_unseen(struct tracker *t, uint64_t sk, const struct cs_end *end);
+/* Ends, as above, every open connection for which alive() says its socket
+ * is gone; returns how many. */
+size_t tracker_reconcile(struct tracker *t, bool (*alive)(void *ctx, uint64_t sk, uint64_t gen),
+			 void *ctx, uint64_t ts);
 void tracker_totals(const struct tracker *t, struct tracker_totals *out);
 /* Calls fn for every open connection (for the summary at exit). */
 void tracker_each_open(const struct tracker *t, void (*fn)(void *ctx, const struct tr_conn *c),

@@ -92,4 +92,51 @@ static inline void ev_simple(struct tracker *tr, uint16_t type, uint64_t sk)
 	tracker_event(tr, &t.e, t.data);
 }
 
+/* Fills e's addresses as the kernel does for ACCEPT (and for CS_F_ADDRS). */
+static inline void ev_addrs(struct test_event *t, uint16_t port)
+{
+	t->e.remote.family = AF_INET;
+	t->e.remote.port = port;
+	t->e.remote.addr[0] = 127;
+	t->e.remote.addr[3] = 1;
+	t->e.local = t->e.remote;
+	t->e.local.port = 8080;
+}
+
+/* An ACCEPT of generation gen, as the kernel sends it since events carry gen. */
+static inline void ev_accept_gen(struct tracker *tr, uint64_t sk, uint64_t gen, uint16_t port)
+{
+	struct test_event t;
+
+	ev_make(&t, CS_EV_ACCEPT, sk);
+	t.e.gen = gen;
+	ev_addrs(&t, port);
+	tracker_event(tr, &t.e, t.data);
+}
+
+/* A read or write of generation gen, with lost events so far and flags. */
+static inline void ev_io_gen(struct tracker *tr, uint16_t type, uint64_t sk, uint64_t gen,
+			     uint32_t lost, uint16_t flags, uint16_t port, const char *s)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	ev_payload(&t, s, strlen(s));
+	t.e.gen = gen;
+	t.e.lost = lost;
+	t.e.flags = flags;
+	if (flags & CS_F_ADDRS)
+		ev_addrs(&t, port);
+	tracker_event(tr, &t.e, t.data);
+}
+
+static inline void ev_simple_gen(struct tracker *tr, uint16_t type, uint64_t sk, uint64_t gen)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	t.e.gen = gen;
+	tracker_event(tr, &t.e, t.data);
+}
+
 #endif /* CONNSTATE_TEST_EVENTS_H */

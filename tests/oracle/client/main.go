@@ -56,6 +56,10 @@ var scenarios = []scenario{
 	{"hijack", hijack},
 	{"header_too_large", headerTooLarge},
 	{"trickle", trickle},
+	{"long_line_8k", longLine(8200, false)},
+	{"long_line_64k", longLine(64<<10, false)},
+	{"long_line_64k_pipelined", longLine(64<<10, true)},
+	{"header_60k", bigHeaderBlock(60 << 10)},
 }
 
 func main() {
@@ -616,4 +620,74 @@ func trickle(addr string) error {
 	}
 	_, err = c.expect("GET", 200, "")
 	return err
+}
+
+// longTarget is a request target of n bytes in all, a long query string as
+// tokens and search forms make them.
+func longTarget(n int) string {
+	const path = "/?q="
+	return path + strings.Repeat("q", n-len(path))
+}
+
+// longLine sends a request whose request line is about n bytes, then a
+// normal one: in a second write after the first response, or pipelined in
+// the same write. Go reads both (its MaxHeaderBytes is 1 MiB).
+func longLine(n int, pipelined bool) func(string) error {
+	return func(addr string) error {
+		c, err := dial(addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		req := "GET " + longTarget(n-len("GET  HTTP/1.1\r\n")) + " HTTP/1.1\r\nHost: x\r\n\r\n"
+		if pipelined {
+			req += get
+		}
+		if err := c.send(req); err != nil {
+			return err
+		}
+		if _, err := c.expect("GET", 200, "hello\n"); err != nil {
+			return fmt.Errorf("long request: %v", err)
+		}
+		if !pipelined {
+			if err := c.send(get); err != nil {
+				return err
+			}
+		}
+		if _, err := c.expect("GET", 200, "hello\n"); err != nil {
+			return fmt.Errorf("request after the long one: %v", err)
+		}
+		return nil
+	}
+}
+
+// bigHeaderBlock sends a short request line with a header block of about n
+// bytes in many fields, then a normal request.
+func bigHeaderBlock(n int) func(string) error {
+	return func(addr string) error {
+		c, err := dial(addr)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		var b strings.Builder
+		b.WriteString("GET / HTTP/1.1\r\nHost: x\r\n")
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, "X-Field-%d: %s\r\n", i, strings.Repeat("h", 100))
+		}
+		b.WriteString("\r\n")
+		if err := c.send(b.String()); err != nil {
+			return err
+		}
+		if _, err := c.expect("GET", 200, "hello\n"); err != nil {
+			return fmt.Errorf("big header block: %v", err)
+		}
+		if err := c.send(get); err != nil {
+			return err
+		}
+		if _, err := c.expect("GET", 200, "hello\n"); err != nil {
+			return fmt.Errorf("request after the big header block: %v", err)
+		}
+		return nil
+	}
 }
