@@ -163,11 +163,12 @@ def summary(path):
         for line in f:
             m = re.match(r"connstate: (\d+) connections \((\d+) open\), (\d+) requests, (\d+) events, "
                          r"(\d+) events lost, (\d+) syscalls not followed \(stash full\), "
-                         r"(\d+) connections uncertain, (\d+) connections not tracked", line)
+                         r"(\d+) connections uncertain, (\d+) connections not tracked \(map full\)"
+                         r"(?:, (\d+) connections ended unseen)?", line)
             if m:
                 keys = ("conns", "open", "requests", "events", "lost", "unfollowed", "uncertain",
-                        "untracked")
-                return dict(zip(keys, map(int, m.groups())))
+                        "untracked", "unseen")
+                return dict(zip(keys, (int(x or 0) for x in m.groups())))
     return None
 
 
@@ -211,8 +212,9 @@ def main():
               [f"{sm['lost']} events lost, {sm['unfollowed']} syscalls not followed"]
               if sm["lost"] or sm["unfollowed"] else [])
         check("soak_no_connection_uncertain_or_untracked",
-              [f"{sm['uncertain']} uncertain, {sm['untracked']} not tracked, {sm['open']} open"]
-              if sm["uncertain"] or sm["untracked"] or sm["open"] else [])
+              [f"{sm['uncertain']} uncertain, {sm['untracked']} not tracked, {sm['open']} open, "
+               f"{sm['unseen']} ended unseen"]
+              if sm["uncertain"] or sm["untracked"] or sm["open"] or sm["unseen"] else [])
     check("soak_no_warning_adopted_or_open_lines", flagged, "lines")
     check("soak_every_connection_new_first_closed_last", grammar, "problems")
 
