@@ -61,7 +61,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	lib_cleanup
-	if [ "$keep" = 1 ] || [ "$_failed" -ne 0 ]; then
+	if [ "$keep" = 1 ] || ! suite_ok; then
 		echo "faults: files kept in $work" >&2
 	else
 		rm -rf "$work"
@@ -254,7 +254,8 @@ run_fork500() {
 	echo "fork500" >"$d/www/f.txt"
 	for _ in 1 2 3; do
 		port=$(free_port)
-		busybox httpd -f -vv -p "127.0.0.1:$port" -h "$d/www" >"$d/stdout" 2>"$d/access.log" &
+		# appending, so that truncating the log between runs leaves no hole
+		busybox httpd -f -vv -p "127.0.0.1:$port" -h "$d/www" >"$d/stdout" 2>>"$d/access.log" &
 		bb=$!
 		servers+=("$bb")
 		wait_until 5 eval 'listening '"$port"' || ! kill -0 '"$bb"' 2>/dev/null'

@@ -57,7 +57,7 @@ cleanup() {
 	fi
 	# waits for every child of ours, so nginx must be gone first
 	lib_cleanup
-	if [ "${SOAK_KEEP:-0}" = 1 ] || [ "$_failed" -ne 0 ]; then
+	if [ "${SOAK_KEEP:-0}" = 1 ] || ! suite_ok; then
 		log "files kept in $work"
 	else
 		rm -rf "$work"
@@ -245,7 +245,7 @@ while IFS= read -r line; do
 	*) printf '%s\n' "$line" ;;
 	esac
 done <<<"$check_out"
-if [ "$check_rc" -ne 0 ] && [ "$_failed" -eq 0 ]; then
+if [ "$check_rc" -ne 0 ] && suite_ok; then
 	fail soak_checker_ran "check.py exit $check_rc: $(tail -n 3 "$work/check.err")"
 fi
 
