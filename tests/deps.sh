@@ -13,6 +13,7 @@ pkgs=(
 	util-linux iproute2                                                   # setpriv, unshare
 	man-db prometheus                                                     # man -l; a real scrape of --metrics
 	strace                                                                # load: partial attach
+	wrk                                                                   # load: faults, soak
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)

@@ -81,6 +81,7 @@ suite fuzz make --no-print-directory fuzz
 suite oracle tests/oracle/run.sh --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
+suite faults tests/faults/faults.sh --connstate ./connstate
 suite hostile tests/cli/hostile.sh --connstate ./connstate
 suite load tests/load/losses.sh --connstate ./connstate
 suite fleet tests/fleet/fleet.sh --connstate ./connstate
