@@ -1,6 +1,6 @@
 #!/bin/sh
-# vmtest.sh [--connstate PATH] [run.sh options...] - the oracle scenarios
-# (tests/oracle/run.sh with connstate) inside a VM per kernel.
+# vmtest.sh [--connstate PATH] [--no-connstate] [run.sh options...] - the
+# oracle scenarios (tests/oracle/run.sh with connstate) inside a VM per kernel.
 #
 # Builds the Go oracle server and client (static, CGO_ENABLED=0), puts them
 # with connstate (default ./connstate; a dynamic one gets its libraries)
@@ -13,11 +13,16 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 connstate=$top/connstate
+with_connstate=1
 
-case ${1:-} in
---connstate) [ $# -ge 2 ] || { echo "vmtest.sh: --connstate needs a path" >&2; exit 2; }
-	connstate=$2; shift 2 ;;
-esac
+while [ $# -gt 0 ]; do
+	case $1 in
+	--connstate) [ $# -ge 2 ] || { echo "vmtest.sh: --connstate needs a path" >&2; exit 2; }
+		connstate=$2; shift 2 ;;
+	--no-connstate) with_connstate=0; shift ;;
+	*) break ;;
+	esac
+done
 [ -x "$connstate" ] || { echo "vmtest.sh: $connstate missing (make connstate)" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-oracle.XXXXXX")
@@ -31,16 +36,28 @@ for b in server client; do
 done
 
 # In the VM: everything is in /bin, the oracle files in /oracle.
-cat >"$work/test.sh" <<'EOF'
-#!/bin/bash
+printf '#!/bin/bash\nwith_connstate=%s\n' "$with_connstate" >"$work/test.sh"
+cat >>"$work/test.sh" <<'EOF'
+# Without connstate the same steps run, minus the probes (same sleeps).
+cs_opt=()
+if [ "$with_connstate" = 1 ]; then
+	echo "vmtest: mode with connstate"
+	cs_opt=(--connstate /bin/connstate)
+else
+	echo "vmtest: mode without connstate"
+fi
 # which kernel paths CO-RE picks here, for the log and the README
 sleep 1000 & sl=$!
-/bin/connstate -v -p "$sl" 2>&1 >/dev/null | grep '^connstate: kernel' & cs=$!
+if [ "$with_connstate" = 1 ]; then
+	/bin/connstate -v -p "$sl" 2>&1 >/dev/null | grep '^connstate: kernel' & cs=$!
+fi
 sleep 3
-kill -INT $(pidof connstate) 2>/dev/null
+if [ "$with_connstate" = 1 ]; then
+	kill -INT $(pidof connstate) 2>/dev/null
+fi
 kill "$sl"
-wait "$cs"
-/oracle/run.sh --connstate /bin/connstate --bin /bin --no-build \
+[ "$with_connstate" = 1 ] && wait "$cs"
+/oracle/run.sh "${cs_opt[@]}" --bin /bin --no-build \
 	--expected /oracle/expected.txt 2>&1 | tee /tmp/oracle.out
 rc=${PIPESTATUS[0]}
 # A run of no scenarios must not pass.
