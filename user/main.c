@@ -474,6 +474,10 @@ static int run(struct app *a)
 		tracker_each_open(a->tracker, print_open, a);
 	fflush(stdout);
 	summary(a);
+	if (a->tls && loader_stat(a->skel, CS_STAT_TLS_UNTIED))
+		fprintf(stderr,
+			"connstate: %llu TLS reads/writes of the targets were on no connection we track (not followed)\n",
+			(unsigned long long)loader_stat(a->skel, CS_STAT_TLS_UNTIED));
 	ring_buffer__free(rb);
 	return err ? 1 : 0;
 }
