@@ -89,7 +89,7 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/connstate.h $(VMLINUX) | $(OUTPUT) buildtools
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name connstate_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # every user object may include the skeleton; it is cheap to order them
 $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) bpf/connstate.h $(SKELS) | $(OUTPUT)

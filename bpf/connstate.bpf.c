@@ -59,6 +59,7 @@ struct stash {
 	__u32 fd;
 	__u8 kind;
 	__u8 dir; /* CS_EV_READ or CS_EV_WRITE */
+	__u8 tls; /* made inside a TLS library call: ciphertext */
 };
 
 /* An event being assembled: room for a full head copied at any offset
@@ -120,6 +121,16 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* TLS library calls in progress, by pid_tgid (struct cs_tls_call): filled
+ * and read by tls.bpf.c, which shares this map; here a syscall inside such
+ * a call names the call's socket and is marked ciphertext. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cs_tls_call);
+} tls_calls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -454,6 +465,18 @@ static __always_inline void stash_failed(struct cs_conn *c)
 	__sync_fetch_and_add(&c->lost, 1);
 }
 
+/* Inside a TLS library call, the socket it uses is sk: tell the call. */
+static __always_inline bool note_tls_call(__u64 id, __u64 sk, __u64 gen)
+{
+	struct cs_tls_call *tc = bpf_map_lookup_elem(&tls_calls, &id);
+
+	if (!tc)
+		return false;
+	tc->sk = sk;
+	tc->gen = gen;
+	return true;
+}
+
 /* Save a syscall's arguments if fd is a tracked connection of a target. */
 static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
@@ -482,6 +505,7 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	st.fd = fd;
 	st.kind = kind;
 	st.dir = dir;
+	st.tls = note_tls_call(id, key, c->gen);
 	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
 		stash_failed(c);
 	return 0;
@@ -597,6 +621,13 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	s->e.ret = ret;
 	s->e.fd = st.fd;
+	if (st.tls) {
+		/* ciphertext: its plaintext comes from tls.bpf.c */
+		s->e.flags |= CS_F_TLS;
+		flush_held(c, st.sk);
+		event_submit(s, c);
+		return 0;
+	}
 	if (ret > 0) {
 		/* one copy_iov call site: the verifier walks each one */
 		if (st.kind == K_MSG) {

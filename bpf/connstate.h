@@ -36,6 +36,12 @@ enum cs_event_type {
 	CS_EV_DESTROY,	  /* tcp_destroy_sock: the socket is gone */
 	CS_EV_PROC_FORK,  /* a target forked: tgid is the child, fd the parent */
 	CS_EV_PROC_EXIT,  /* a target process exited */
+	/* TLS plaintext, from uprobes on the server's TLS library (tls.bpf.c):
+	 * ret is the bytes SSL_read returned or SSL_write took; sk is the
+	 * socket a syscall inside the library call (or an earlier call on the
+	 * same SSL object) used */
+	CS_EV_TLS_READ,
+	CS_EV_TLS_WRITE,
 };
 
 enum cs_event_flags {
@@ -46,6 +52,9 @@ enum cs_event_flags {
 	 * and this is the first of its events that got through */
 	CS_F_ADDRS = 1 << 3,
 	CS_F_ADOPTED = 1 << 4, /* with CS_F_ADDRS: it was an ADOPT that was lost */
+	/* a READ or WRITE made inside a TLS library call: ciphertext, so
+	 * nothing is copied; the connection is TLS */
+	CS_F_TLS = 1 << 5,
 };
 
 struct cs_addr {
@@ -107,12 +116,26 @@ struct cs_conn {
 	__u32 rd_since_wr; /* bytes read since the last write, up to CS_HEAD_BLOCK_MAX */
 };
 
+/* A TLS library call in progress on a thread, the value of the hash map
+ * "tls_calls" keyed by pid_tgid: the uprobe at its entry fills it, the
+ * syscall programs note the socket it uses, its return probe reads it. */
+struct cs_tls_call {
+	__u64 ssl;   /* the SSL* */
+	__u64 buf;   /* SSL_read/SSL_write's buffer */
+	__u64 sizep; /* SSL_read_ex/SSL_write_ex: where the byte count goes */
+	__u64 sk;    /* set by a syscall of the call on a tracked connection */
+	__u64 gen;
+	__u32 kind;  /* private to tls.bpf.c */
+	__u32 pad;
+};
+
 /* Counters in the per-CPU array "stats", indexed by this enum. */
 enum cs_stat {
 	CS_STAT_LOST_EVENTS, /* ring buffer reservation failed */
 	CS_STAT_CONN_MAP_FULL, /* a connection could not be tracked */
 	CS_STAT_STASH_FULL, /* a syscall's arguments could not be saved */
 	CS_STAT_EVENTS, /* events submitted */
+	CS_STAT_TLS_UNTIED, /* TLS plaintext of no tracked connection (not sent) */
 	CS_STAT_MAX,
 };
 

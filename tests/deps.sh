@@ -10,6 +10,7 @@ pkgs=(
 	libcmocka-dev libclang-rt-14-dev                                      # unit tests, fuzzer
 	golang-go golang-golang-x-net-dev                                     # the Go oracles
 	nginx-light busybox-static python3 curl                               # real servers
+	openssl jq                                                            # tls: certificate, JSON
 	util-linux iproute2                                                   # setpriv, unshare
 	man-db prometheus                                                     # man -l; a real scrape of --metrics
 	strace                                                                # load: partial attach

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every test suite and sums their counts into one closing line:
 #   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate), servers
-#   (nginx, python, busybox vs their access logs), cli (the command-line
+#   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
 # Suites that need root and BPF fail, loudly, where the machine cannot run
 # them: a skipped BPF test must not look like a pass.
@@ -86,6 +86,7 @@ suite hostile tests/cli/hostile.sh --connstate ./connstate
 suite load tests/load/losses.sh --connstate ./connstate
 suite fleet tests/fleet/fleet.sh --connstate ./connstate
 suite install tests/install/install.sh --connstate ./connstate
+suite tls tests/tls/tls.sh --connstate ./connstate
 if [ "${VMTEST:-0}" = 1 ] || [[ "$only" == *" vmtest "* ]]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi

@@ -25,6 +25,7 @@
 #include "stats.h"
 #include "targets.h"
 #include "tracker.h"
+#include "tls.h"
 
 #define MAX_TARGETS 4096
 /* Events wake us only in bulk (see wakeup_bytes in the BPF side); the
@@ -37,6 +38,7 @@ struct app {
 	struct output out;
 	struct tracker *tracker;
 	struct connstate_bpf *skel;
+	struct tls *tls; /* the TLS library's probes; NULL if none */
 	pid_t live[MAX_TARGETS]; /* target processes not yet seen to exit */
 	int live_slot[MAX_TARGETS]; /* the stats slot of each: the -p root it came from */
 	size_t nlive;
@@ -53,6 +55,7 @@ struct app {
 static volatile sig_atomic_t exiting;
 /* The BPF side's "stopping", in its mmapped .bss */
 static volatile __u32 *stop_word;
+static volatile __u32 *tls_stop; /* the same in tls.bpf.c's .bss */
 
 static void on_signal(int sig)
 {
@@ -61,6 +64,8 @@ static void on_signal(int sig)
 	 * detaching them one by one is done */
 	if (stop_word)
 		*stop_word = 1;
+	if (tls_stop)
+		*tls_stop = 1;
 	exiting = 1;
 }
 
@@ -455,6 +460,9 @@ static int run(struct app *a)
 	/* no new events after this (the signal handler did it already); what
 	 * was seen is finished, what was open then is told open */
 	*stop_word = 1;
+	if (tls_stop)
+		*tls_stop = 1;
+	tls_detach(a->tls);
 	loader_detach(a->skel);
 	a->draining = true;
 	ring_buffer__consume(rb);
@@ -466,6 +474,10 @@ static int run(struct app *a)
 		tracker_each_open(a->tracker, print_open, a);
 	fflush(stdout);
 	summary(a);
+	if (a->tls && loader_stat(a->skel, CS_STAT_TLS_UNTIED))
+		fprintf(stderr,
+			"connstate: %llu TLS reads/writes of the targets were on no connection we track (not followed)\n",
+			(unsigned long long)loader_stat(a->skel, CS_STAT_TLS_UNTIED));
 	ring_buffer__free(rb);
 	return err ? 1 : 0;
 }
@@ -573,6 +585,8 @@ int main(int argc, char **argv)
 	if (nprogs >= 0) {
 		/* children forked while we attached */
 		add_descendants(&app);
+		app.tls = tls_attach(app.skel, app.live, app.nlive, verbose, &nprogs);
+		tls_stop = tls_stop_word(app.tls);
 		for (i = 0; i < app.cli.npids; i++)
 			snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d",
 				 i ? "," : "", app.cli.pids[i]);
@@ -601,6 +615,7 @@ out:
 	if (app.child && rc == 0 && waitpid(app.child, &status, WNOHANG) == app.child)
 		rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	tracker_free(app.tracker);
+	tls_free(app.tls);
 	connstate_bpf__destroy(app.skel);
 	metrics_stop(app.metrics);
 	stats_free(app.stats);

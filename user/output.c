@@ -67,6 +67,8 @@ static void begin(struct output *o, const struct tr_conn *c, uint64_t ts, const 
 		fputs(",\"adopted\":true", o->f);
 	if (c->uncertain)
 		fputs(",\"uncertain\":true", o->f);
+	if (c->tls)
+		fputs(",\"tls\":true", o->f);
 }
 
 void output_state(struct output *o, const struct tr_conn *c, enum cs_state prev, uint64_t ts)

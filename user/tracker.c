@@ -674,11 +674,19 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 		return;
 	c->now = e->ts_ns;
 	note_lost(c, e->lost);
+	/* TLS: the socket's payloads are ciphertext, its ends and errors
+	 * still count; the plaintext comes as TLS_READ/TLS_WRITE */
+	if (e->flags & CS_F_TLS || e->type == CS_EV_TLS_READ || e->type == CS_EV_TLS_WRITE)
+		c->tls = true;
+	if (c->tls && e->ret > 0 && (e->type == CS_EV_READ || e->type == CS_EV_WRITE))
+		return;
 	switch (e->type) {
 	case CS_EV_READ:
+	case CS_EV_TLS_READ:
 		on_read(c, e, data);
 		break;
 	case CS_EV_WRITE:
+	case CS_EV_TLS_WRITE:
 		on_write(c, e, data);
 		break;
 	case CS_EV_SHUTDOWN:

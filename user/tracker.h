@@ -63,6 +63,7 @@ struct tr_conn {
 	bool write_failed;
 	const char *maybe_opaque; /* the client spoke TLS or HTTP/2 first */
 	bool opaque;	   /* ... and the server answered in kind: nothing to frame */
+	bool tls;	   /* its bytes come from the TLS library: the socket's are ciphertext */
 	enum cs_state state;
 	enum cs_closer closer;
 	uint32_t lost;	   /* lost events seen in its stream */

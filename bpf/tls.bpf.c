@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * TLS plaintext from the server's OpenSSL (libssl.so.1.1 / .3, dynamically
+ * linked), with uprobes: SSL_read/SSL_read_ex/SSL_write/SSL_write_ex give
+ * the bytes; SSL_do_handshake/SSL_accept/SSL_shutdown only mark the
+ * syscalls they make as ciphertext; SSL_free forgets the SSL*.
+ *
+ * Which socket an SSL* uses is learnt without OpenSSL's struct layout:
+ * while a call runs, this thread's entry in "tls_calls" is set, and the
+ * syscall programs of connstate.bpf.c note there the socket the call reads
+ * or writes. A call that makes no syscall (its bytes were already
+ * buffered) uses the socket its SSL* used last ("ssl_socks").
+ *
+ * Loaded as its own object by user/tls.c, sharing connstate.bpf.c's maps
+ * events, conns, targets, stats and tls_calls (bpf_map__reuse_fd): it is
+ * only loaded where a target maps a libssl.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "connstate.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the user side as in connstate.bpf.c (the same values). */
+const volatile __u64 wakeup_bytes = 0;
+const volatile __u64 target_cgroup = 0;
+const volatile __u32 target_cgroup_level = 0;
+__u32 stopping = 0;
+
+/* Plaintext of one SSL_read sent whole while a request may be arriving:
+ * one TLS record at most. */
+#define TLS_READ_PIECES 4
+
+enum call_kind { TK_READ = 1, TK_READ_EX, TK_WRITE, TK_WRITE_EX, TK_OTHER };
+
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid; /* SSL* values repeat across processes (nginx workers) */
+	__u32 pad;
+};
+
+struct ssl_sock {
+	__u64 sk;
+	__u64 gen;
+};
+
+struct scratch {
+	struct cs_event e;
+	__u8 data[CS_HEAD_CAP + CS_TAIL_CAP];
+};
+
+/* Shared with connstate.bpf.c (reused by the loader): same definitions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cs_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cs_tls_call);
+} tls_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+/* Ours: the socket each SSL* used last. LRU: an SSL_free we missed (the
+ * object freed before we attached) must not fill it for good. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, struct ssl_sock);
+} ssl_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} tls_scratch SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (target_cgroup)
+		return bpf_get_current_ancestor_cgroup_id(target_cgroup_level) == target_cgroup;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+static __always_inline int call_enter(void *ssl, void *buf, void *sizep, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct cs_tls_call tc = { .ssl = (__u64)ssl, .buf = (__u64)buf, .sizep = (__u64)sizep,
+				  .kind = kind };
+	struct cs_tls_call *cur;
+
+	if (stopping || !is_target(id >> 32))
+		return 0;
+	/* a handshake run from inside SSL_read/SSL_write belongs to it */
+	cur = bpf_map_lookup_elem(&tls_calls, &id);
+	if (cur && kind == TK_OTHER && cur->kind != TK_OTHER && cur->ssl == tc.ssl)
+		return 0;
+	bpf_map_update_elem(&tls_calls, &id, &tc, BPF_ANY);
+	return 0;
+}
+
+static __always_inline bool submit(struct scratch *s, struct cs_conn *c)
+{
+	__u64 len = (__u64)s->e.head_len + s->e.tail_len;
+
+	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
+		len = CS_HEAD_CAP + CS_TAIL_CAP;
+	s->e.lost = c->lost;
+	s->e.gen = c->gen;
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len,
+			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+				       BPF_RB_FORCE_WAKEUP :
+				       BPF_RB_NO_WAKEUP)) {
+		stat_inc(CS_STAT_LOST_EVENTS);
+		__sync_fetch_and_add(&c->lost, 1);
+		return false;
+	}
+	stat_inc(CS_STAT_EVENTS);
+	return true;
+}
+
+/* min(v, max), kept through the compiler so the verifier sees the bound */
+static __always_inline __u32 clamped(__u64 v, __u32 max)
+{
+	asm volatile("" : "+r"(v));
+	return v > max ? max : v;
+}
+
+/* Sends n plaintext bytes at buf as TLS_READ/TLS_WRITE events of c. */
+static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, __u64 buf,
+				       __u64 n)
+{
+	__u32 zero = 0, take;
+	struct scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
+	__u64 id = bpf_get_current_pid_tgid();
+	int i;
+
+	if (!s)
+		return;
+	__builtin_memset(&s->e, 0, sizeof(s->e));
+	s->e.type = type;
+	s->e.sk = sk;
+	s->e.tgid = id >> 32;
+	s->e.tid = (__u32)id;
+	s->e.ts_ns = bpf_ktime_get_ns();
+	/* a header block must not fall into a hole (see CS_HEAD_BLOCK_MAX) */
+	if (type == CS_EV_TLS_READ && c->rd_since_wr < CS_HEAD_BLOCK_MAX) {
+		for (i = 0; i < TLS_READ_PIECES - 1; i++) {
+			if (n <= CS_HEAD_CAP ||
+			    bpf_probe_read_user(s->data, CS_HEAD_CAP, (void *)buf))
+				break;
+			s->e.ret = CS_HEAD_CAP;
+			s->e.head_len = CS_HEAD_CAP;
+			submit(s, c);
+			buf += CS_HEAD_CAP;
+			n -= CS_HEAD_CAP;
+		}
+	}
+	take = clamped(n, CS_HEAD_CAP);
+	s->e.ret = n;
+	s->e.head_len = 0;
+	s->e.tail_len = 0;
+	if (!bpf_probe_read_user(s->data, take, (void *)buf))
+		s->e.head_len = take;
+	if (n > CS_HEAD_CAP && s->e.head_len &&
+	    !bpf_probe_read_user(s->data + CS_HEAD_CAP, CS_TAIL_CAP, (void *)(buf + n - CS_TAIL_CAP)))
+		s->e.tail_len = CS_TAIL_CAP;
+	submit(s, c);
+}
+
+static __always_inline int call_exit(struct pt_regs *ctx, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_key key = { .tgid = id >> 32 };
+	struct cs_tls_call tc, *cur;
+	struct ssl_sock *known, now;
+	struct cs_conn *c;
+	__u64 n = 0;
+	int rc;
+
+	if (stopping)
+		return 0;
+	cur = bpf_map_lookup_elem(&tls_calls, &id);
+	if (!cur)
+		return 0;
+	/* the end of a handshake nested in SSL_read: the read goes on */
+	if (kind == TK_OTHER && cur->kind != TK_OTHER)
+		return 0;
+	tc = *cur;
+	bpf_map_delete_elem(&tls_calls, &id);
+	key.ssl = tc.ssl;
+	if (tc.sk) {
+		now.sk = tc.sk;
+		now.gen = tc.gen;
+		bpf_map_update_elem(&ssl_socks, &key, &now, BPF_ANY);
+	} else if ((known = bpf_map_lookup_elem(&ssl_socks, &key))) {
+		tc.sk = known->sk;
+		tc.gen = known->gen;
+	}
+	if (kind == TK_OTHER)
+		return 0;
+	rc = (int)PT_REGS_RC(ctx);
+	if (kind == TK_READ || kind == TK_WRITE) {
+		if (rc <= 0)
+			return 0;
+		n = rc;
+	} else {
+		if (rc != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)tc.sizep) || !n)
+			return 0;
+	}
+	c = tc.sk ? bpf_map_lookup_elem(&conns, &tc.sk) : NULL;
+	if (!c || c->gen != tc.gen) {
+		/* not a connection we track (a client connection of the
+		 * server, or one accepted before we attached whose SSL* we
+		 * never saw use its socket): counted, never guessed */
+		stat_inc(CS_STAT_TLS_UNTIED);
+		return 0;
+	}
+	if (c->unannounced) {
+		/* its ACCEPT was lost: the user side could not place these
+		 * bytes; the loss makes it uncertain instead */
+		__sync_fetch_and_add(&c->lost, 1);
+		return 0;
+	}
+	if (kind == TK_READ || kind == TK_READ_EX) {
+		send_plain(c, tc.sk, CS_EV_TLS_READ, tc.buf, n);
+		c->rd_since_wr = clamped(c->rd_since_wr + n, CS_HEAD_BLOCK_MAX);
+	} else {
+		send_plain(c, tc.sk, CS_EV_TLS_WRITE, tc.buf, n);
+		c->rd_since_wr = 0;
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return call_enter(ssl, buf, NULL, TK_READ);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit)
+{
+	return call_exit(ctx, TK_READ);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, void *readbytes)
+{
+	return call_enter(ssl, buf, readbytes, TK_READ_EX);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit)
+{
+	return call_exit(ctx, TK_READ_EX);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, void *buf, int num)
+{
+	return call_enter(ssl, buf, NULL, TK_WRITE);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit)
+{
+	return call_exit(ctx, TK_WRITE);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, void *buf, __u64 num, void *written)
+{
+	return call_enter(ssl, buf, written, TK_WRITE_EX);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit)
+{
+	return call_exit(ctx, TK_WRITE_EX);
+}
+
+/* SSL_do_handshake, SSL_accept, SSL_shutdown: their syscalls are ciphertext,
+ * and tie the SSL* to its socket before its first SSL_read. */
+SEC("uprobe")
+int BPF_KPROBE(ssl_other_enter, void *ssl)
+{
+	return call_enter(ssl, NULL, NULL, TK_OTHER);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_other_exit)
+{
+	return call_exit(ctx, TK_OTHER);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_free_enter, void *ssl)
+{
+	struct ssl_key key = { .ssl = (__u64)ssl, .tgid = bpf_get_current_pid_tgid() >> 32 };
+
+	if (!stopping && is_target(key.tgid))
+		bpf_map_delete_elem(&ssl_socks, &key);
+	return 0;
+}
