@@ -46,6 +46,9 @@ enum cs_event_flags {
 	 * and this is the first of its events that got through */
 	CS_F_ADDRS = 1 << 3,
 	CS_F_ADOPTED = 1 << 4, /* with CS_F_ADDRS: it was an ADOPT that was lost */
+	/* HTTP/2: the frame walk stopped before the end of the payload (more
+	 * than CS_MAX_FRAMES frames, or unreadable memory) */
+	CS_F_WALK_CUT = 1 << 5,
 };
 
 struct cs_addr {
@@ -68,11 +71,25 @@ struct cs_event {
 	__u16 tail_len; /* bytes of data[] after head: the payload's last bytes */
 	__u8 tcp_old;
 	__u8 tcp_new;
-	__u8 pad[6];
+	__u8 nframes;	/* struct cs_frame records after the payload bytes */
+	__u8 pad[5];
 	__u64 gen;	/* the connection's generation: tells a reused sk apart */
 	struct cs_addr local;  /* ACCEPT, ADOPT and CS_F_ADDRS only */
 	struct cs_addr remote; /* ACCEPT, ADOPT and CS_F_ADDRS only */
-	/* head_len + tail_len bytes of payload follow the struct */
+	/* head_len + tail_len bytes of payload follow the struct, then
+	 * nframes struct cs_frame */
+};
+
+/* Frame headers walked per syscall of an HTTP/2 connection. */
+#define CS_MAX_FRAMES 64
+#define CS_FRAME_HDR 9
+
+/* An HTTP/2 frame header that starts past the copied head of a read or
+ * write of a connection the kernel knows speaks HTTP/2. */
+struct cs_frame {
+	__u32 off; /* from the start of this syscall's payload */
+	__u8 hdr[CS_FRAME_HDR];
+	__u8 pad[3];
 };
 
 /* A connection whose CLOSE or DESTROY event was lost, in the hash map
