@@ -139,8 +139,15 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
+/* --cgroup: the cgroup v2 id whose processes (and their descendant
+ * cgroups') are the targets, and its depth; 0 means "targets" decides. */
+const volatile __u64 target_cgroup = 0;
+const volatile __u32 target_cgroup_level = 0;
+
 static __always_inline bool is_target(__u32 tgid)
 {
+	if (target_cgroup)
+		return bpf_get_current_ancestor_cgroup_id(target_cgroup_level) == target_cgroup;
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 

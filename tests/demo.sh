@@ -6,9 +6,11 @@ set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
+# shellcheck source=lib.sh
+. tests/lib.sh
 bin=.output/oracle
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-demo.XXXXXX")
-trap 'kill $cs $srv 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'lib_cleanup; rm -rf "$work"' EXIT
 
 for b in server client; do
 	(cd tests/oracle && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$root/$bin/$b" "./$b") ||
@@ -16,24 +18,22 @@ for b in server client; do
 done
 "$bin/server" -addr 127.0.0.1:0 >"$work/go.out" 2>"$work/go.err" &
 srv=$!
-sleep 0.5
+track_pid "$srv"
+wait_until 5 grep -q '^listening ' "$work/go.err" || { cat "$work/go.err" >&2; exit 1; }
 port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/go.err")
 echo "demo: Go server pid $srv on 127.0.0.1:$port"
 echo "demo: sudo ./connstate -p $srv"
-./connstate -p "$srv" >"$work/cs.out" 2>"$work/cs.err" &
-cs=$!
-for _ in $(seq 100); do
-	grep -q '^connstate: attached' "$work/cs.err" && break
-	sleep 0.1
-done
+cs_start "$work/cs.out" "$work/cs.err" -p "$srv" || exit 1
 cat "$work/cs.err"
 for s in keepalive_3 pipelined_2 conn_close; do
 	echo "demo: client scenario $s"
 	"$bin/client" -addr "127.0.0.1:$port" -scenario "$s" >/dev/null || exit 1
 done
-sleep 1
-kill -INT $cs
-wait $cs
+
+same() { diff <(grep ' - new state: ' "$work/cs.out") "$work/go.out" >/dev/null; }
+# connstate reads its ring buffer in the background: let it catch up
+wait_until 5 same
+cs_stop INT
 echo
 echo "---- connstate printed (from the kernel, no change to the server):"
 cat "$work/cs.out"
@@ -41,7 +41,7 @@ echo
 echo "---- the Go server's own ConnState hook printed:"
 cat "$work/go.out"
 echo
-if diff <(grep ' - new state: ' "$work/cs.out") "$work/go.out" >/dev/null; then
+if same; then
 	echo "demo: the state lines are identical"
 else
 	echo "demo: the state lines DIFFER" >&2

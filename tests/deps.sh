@@ -5,11 +5,13 @@ set -eu
 
 pkgs=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev # build
+	libmicrohttpd-dev                                                     # --metrics
 	libnghttp2-dev                                                        # HPACK decoder
 	libcmocka-dev libclang-rt-14-dev                                      # unit tests, fuzzer
 	golang-go golang-golang-x-net-dev                                     # the Go oracles
 	nginx-light busybox-static python3 curl                               # real servers
 	util-linux iproute2                                                   # setpriv, unshare
+	man-db prometheus                                                     # man -l; a real scrape of --metrics
 	strace                                                                # load: partial attach
 )
 if [ "${BENCH:-0}" = 1 ]; then

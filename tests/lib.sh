@@ -5,6 +5,7 @@
 #   pass CHECK                  one check passed
 #   fail CHECK WHY              one check failed (its setup failing counts too)
 #   skip CHECK WHY              the machine truly cannot run it: printed loudly
+#   suite_ok                    true while no check has failed (to keep logs)
 #   suite_end                   prints "NAME: P passed, F failed[, S skipped]"
 #                               and returns non-zero unless all planned ran
 #                               and none failed; a check that never ran (its
@@ -13,8 +14,9 @@
 #                               SECS pass; returns CMD's last status
 #   cs_start OUT ERR ARGS...    runs connstate (CS_BIN) in the background with
 #                               ARGS, stdout to OUT, stderr to ERR, and waits
-#                               (10 s at most) for "connstate: attached";
-#                               sets CS_PID; returns 1 if it did not attach
+#                               (CS_ATTACH_SECS, 10 s) for "connstate: attached";
+#                               sets CS_PID; returns 1 (and kills it) if it
+#                               did not attach
 #   cs_stop [SIGNAL]            signals connstate (INT by default), waits,
 #                               returns its exit code
 #   lib_cleanup                 kills what cs_start and track_pid started
@@ -54,6 +56,8 @@ skip() {
 	_skipped=$((_skipped + 1))
 }
 
+suite_ok() { [ "$_failed" -eq 0 ]; }
+
 suite_end() {
 	local ran=$((_passed + _failed + _skipped))
 
@@ -91,15 +95,19 @@ _cs_attached() { grep -q '^connstate: attached' "$1" || ! kill -0 "$2" 2>/dev/nu
 cs_start() {
 	local out=$1 err=$2
 	shift 2
-	# an "attached" line left from an earlier run must not count
+	# empty them first: a previous run's "attached" must not count
+	: >"$out"
 	: >"$err"
 	# 5>&- 6>&-: connstate must not hold a test's client sockets open
 	"$CS_BIN" "$@" >"$out" 2>"$err" 5>&- 6>&- </dev/null &
 	CS_PID=$!
 	_tracked+=("$CS_PID")
-	wait_until 10 _cs_attached "$err" "$CS_PID"
+	wait_until "${CS_ATTACH_SECS:-10}" _cs_attached "$err" "$CS_PID"
 	if ! grep -q '^connstate: attached' "$err"; then
 		echo "lib: connstate did not attach: $(head -c 400 "$err")" >&2
+		# never leave it running: it would write into the next run's files
+		kill -KILL "$CS_PID" 2>/dev/null
+		wait "$CS_PID" 2>/dev/null
 		return 1
 	fi
 }

@@ -5,7 +5,13 @@
 #   contract), and the VM matrix when VMTEST=1.
 # Suites that need root and BPF fail, loudly, where the machine cannot run
 # them: a skipped BPF test must not look like a pass.
+#
+# usage: tests/run.sh [SUITE...]   SUITE: a name below (unit, oracle, cli, ...)
+#        (default: all but vmtest, which runs when VMTEST=1 or is named)
 set -u
+
+only=" $* "
+seen=" "
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -41,6 +47,10 @@ add_counts() {
 suite() { # suite NAME CMD...
 	local name=$1 rc
 	shift
+	seen="$seen$name "
+	if [ "$only" != "  " ]; then
+		[[ "$only" == *" $name "* ]] || return 0
+	fi
 	echo "== $name: $*"
 	"$@" 2>&1 | tee "$log/$name.log"
 	rc=${PIPESTATUS[0]}
@@ -73,9 +83,19 @@ suite servers tests/integration/servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
 suite hostile tests/cli/hostile.sh --connstate ./connstate
 suite load tests/load/losses.sh --connstate ./connstate
-if [ "${VMTEST:-0}" = 1 ]; then
+suite fleet tests/fleet/fleet.sh --connstate ./connstate
+suite install tests/install/install.sh --connstate ./connstate
+if [ "${VMTEST:-0}" = 1 ] || [[ "$only" == *" vmtest "* ]]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi
+
+# a suite asked for by a name that does not exist ran nothing: a failure
+for s in $only; do
+	if [[ "$seen" != *" $s "* ]]; then
+		echo "== $s: no such suite: counted as 1 failure"
+		total_fail=$((total_fail + 1))
+	fi
+done
 
 rm -rf "$log"
 echo

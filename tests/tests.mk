@@ -22,6 +22,10 @@ check: deps
 		$(OUTPUT)/fuzz_tracker
 	$(Q)tests/run.sh
 
+# the suites that run real servers under connstate (root, BPF)
+integration: connstate $(OUTPUT)/connstate-static
+	$(Q)tests/run.sh oracle servers cli
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory connstate
 	$(Q)tests/demo.sh

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "metrics.h"
 
 const char *argp_program_version = "connstate 0.1";
 const char *argp_program_bug_address = NULL;
@@ -15,12 +16,18 @@ static const char doc[] =
 	"net/http Server.ConnState hook reports them: new, active, idle, hijacked,\n"
 	"closed. Works for any server (Go, nginx, Python, ...) with no change to it.\n"
 	"\n"
-	"USAGE: connstate -p PID [-p PID ...] [-j] [-T] [-S] [--show-query]\n"
+	"USAGE: connstate -p PID [-p PID ...] | --cgroup PATH | -c COMMAND\n"
+	"                 [-j] [-T] [-S] [-q] [--show-query] [--metrics ADDR:PORT]\n"
+	"                 [--interval SECONDS]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    connstate -p $(pidof -s nginx)    # the master: workers are followed\n"
 	"    connstate -p 1234 -j              # one JSON object per line\n"
 	"    connstate -p 1234 -T -S           # timestamps, state lines only\n"
+	"    connstate --cgroup system.slice/nginx.service\n"
+	"    connstate -c 'python3 -m http.server 8000'\n"
+	"    connstate -p 1234 -q --metrics 127.0.0.1:9464   # Prometheus only\n"
+	"    connstate -p 1234 -S --interval 10              # a summary every 10 s\n"
 	"\n"
 	"Client bytes are printed escaped (\\x1b for ESC); query strings are\n"
 	"hidden unless --show-query: they often carry tokens.\n"
@@ -29,7 +36,7 @@ static const char doc[] =
 	"\n"
 	"OPTIONS:";
 
-enum { OPT_BTF = 1000, OPT_RING, OPT_MAX_CONNS, OPT_SHOW_QUERY };
+enum { OPT_BTF = 1000, OPT_RING, OPT_MAX_CONNS, OPT_SHOW_QUERY, OPT_METRICS, OPT_INTERVAL, OPT_CGROUP };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Process to watch, with its children (repeatable)", 0 },
@@ -42,6 +49,13 @@ static const struct argp_option opts[] = {
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use where /sys/kernel/btf/vmlinux is missing", 0 },
 	{ "ring-size", OPT_RING, "MiB", 0, "Ring buffer size, a power of two (default 4)", 0 },
 	{ "max-conns", OPT_MAX_CONNS, "N", 0, "Connections tracked at once (default 65536)", 0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0,
+	  "Every process in this cgroup v2 directory, now and later (absolute, or below the cgroup mount)", 0 },
+	{ "command", 'c', "COMMAND", 0, "Start COMMAND (with /bin/sh -c) and trace it; exit with its status", 0 },
+	{ "metrics", OPT_METRICS, "ADDR:PORT", 0,
+	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (IP:PORT, [IPv6]:PORT, localhost:PORT, :PORT)", 0 },
+	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Print a summary line per target every SECONDS", 0 },
+	{ "quiet", 'q', NULL, 0, "No state, request or warning lines (for --metrics or --interval)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
 };
@@ -131,12 +145,62 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		}
 		c->max_conns = v;
 		break;
+	case 'q':
+		c->quiet = true;
+		break;
+	case 'c':
+		if (!*arg) {
+			fprintf(stderr, "connstate: invalid -c '': expected a command to run\n");
+			return EINVAL;
+		}
+		c->command = arg;
+		break;
+	case OPT_CGROUP:
+		if (!*arg) {
+			fprintf(stderr, "connstate: invalid --cgroup '': expected a cgroup v2 directory\n");
+			return EINVAL;
+		}
+		c->cgroup = arg;
+		break;
+	case OPT_METRICS: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (metrics_parse_addr(arg, &ss, &len)) {
+			fprintf(stderr,
+				"connstate: invalid --metrics '%s': expected IP:PORT, [IPv6]:PORT, localhost:PORT or :PORT with a port from 1 to 65535\n",
+				arg);
+			return EINVAL;
+		}
+		c->metrics = arg;
+		break;
+	}
+	case OPT_INTERVAL:
+		if (cli_parse_u32(arg, 1, 86400, &v)) {
+			fprintf(stderr,
+				"connstate: invalid --interval '%s': expected seconds from 1 to 86400\n",
+				arg);
+			return EINVAL;
+		}
+		c->interval = v;
+		break;
 	case ARGP_KEY_ARG:
 		fprintf(stderr, "connstate: unexpected argument '%s' (use -p PID)\n", arg);
 		return EINVAL;
 	case ARGP_KEY_END:
-		if (!c->npids) {
-			fprintf(stderr, "connstate: no process given: use -p PID (see --help)\n");
+		if (!!c->npids + !!c->cgroup + !!c->command > 1) {
+			fprintf(stderr,
+				"connstate: -p, --cgroup and -c are alternatives: give one of them\n");
+			return EINVAL;
+		}
+		if (!c->npids && !c->cgroup && !c->command) {
+			fprintf(stderr,
+				"connstate: no process given: use -p PID, --cgroup PATH or -c COMMAND (see --help)\n");
+			return EINVAL;
+		}
+		if (c->quiet && !c->metrics && !c->interval) {
+			fprintf(stderr,
+				"connstate: -q leaves nothing to print: add --metrics or --interval\n");
 			return EINVAL;
 		}
 		break;

@@ -20,6 +20,11 @@ struct cli {
 	const char *btf_path; /* --btf: BTF for kernels without /sys/kernel/btf/vmlinux */
 	uint32_t ring_mib;    /* --ring-size, a power of two */
 	uint32_t max_conns;   /* --max-conns */
+	bool quiet;	      /* -q: no lines on stdout (with --metrics or --interval) */
+	const char *metrics;  /* --metrics ADDR:PORT, checked by metrics_parse_addr */
+	uint32_t interval;    /* --interval SECONDS: a summary line per target; 0: none */
+	const char *cgroup;   /* --cgroup PATH: every process in a cgroup v2 directory */
+	const char *command;  /* -c COMMAND: started by connstate and traced */
 };
 
 /* Parses argv into c; on bad input prints one line to stderr and returns

@@ -212,6 +212,8 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 	if (o->verbose)
 		print_paths(o, u.release, skel->rodata->have_task_btf);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	skel->rodata->target_cgroup = o->cgroup_id;
+	skel->rodata->target_cgroup_level = o->cgroup_level;
 	err = connstate_bpf__load(skel);
 	if (err) {
 		fprintf(stderr,

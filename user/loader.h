@@ -15,6 +15,8 @@ struct loader_opts {
 	uint32_t max_conns;
 	uint64_t wakeup_bytes; /* wake the reader only when this much waits */
 	bool verbose; /* also say which kernel paths CO-RE picked */
+	uint64_t cgroup_id; /* --cgroup: its processes are the targets; 0: none */
+	uint32_t cgroup_level; /* its depth below the cgroup v2 root */
 };
 
 struct connstate_bpf;

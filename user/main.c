@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,8 +19,11 @@
 #include "connstate.h"
 #include "connstate.skel.h"
 #include "loader.h"
+#include "metrics.h"
 #include "output.h"
 #include "proc.h"
+#include "stats.h"
+#include "targets.h"
 #include "tracker.h"
 
 #define MAX_TARGETS 4096
@@ -34,7 +38,14 @@ struct app {
 	struct tracker *tracker;
 	struct connstate_bpf *skel;
 	pid_t live[MAX_TARGETS]; /* target processes not yet seen to exit */
+	int live_slot[MAX_TARGETS]; /* the stats slot of each: the -p root it came from */
 	size_t nlive;
+	struct stats *stats;
+	struct metrics *metrics;
+	struct cgroup_target cg; /* --cgroup */
+	pid_t child;		 /* -c: the command's process */
+	int child_status;
+	uint64_t interval_start;
 	uint64_t lost_told;
 	bool draining; /* detached: consume what the ring buffer still holds */
 };
@@ -72,15 +83,17 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static void live_add(struct app *a, pid_t pid)
+static void live_add(struct app *a, pid_t pid, int slot)
 {
 	size_t i;
 
 	for (i = 0; i < a->nlive; i++)
 		if (a->live[i] == pid)
 			return;
-	if (a->nlive < MAX_TARGETS)
+	if (a->nlive < MAX_TARGETS) {
+		a->live_slot[a->nlive] = slot;
 		a->live[a->nlive++] = pid;
+	}
 }
 
 static void live_del(struct app *a, pid_t pid)
@@ -89,14 +102,68 @@ static void live_del(struct app *a, pid_t pid)
 
 	for (i = 0; i < a->nlive; i++)
 		if (a->live[i] == pid) {
+			a->live_slot[i] = a->live_slot[a->nlive - 1];
 			a->live[i] = a->live[--a->nlive];
 			return;
 		}
 }
 
+/* The stats slot a process's connections count under; 0 when unknown
+ * (one exited before its last connection was told). */
+static int slot_of(const struct app *a, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < a->nlive; i++)
+		if (a->live[i] == pid)
+			return a->live_slot[i];
+	return 0;
+}
+
+/* /proc/PID/comm, or "" */
+static void read_comm(pid_t pid, char *comm, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, len, f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+}
+
+/* A new slot for a root target, named after its process. */
+static int new_slot(struct app *a, pid_t pid)
+{
+	char comm[STATS_COMM_MAX];
+
+	read_comm(pid, comm, sizeof(comm));
+	return stats_target(a->stats, pid, comm);
+}
+
+/* -c: the command was held as a copy of connstate; name it as it runs. */
+static void name_command(struct app *a)
+{
+	char comm[STATS_COMM_MAX];
+
+	if (!a->child)
+		return;
+	read_comm(a->child, comm, sizeof(comm));
+	if (comm[0])
+		stats_rename(a->stats, slot_of(a, a->child), comm);
+}
+
 static void on_state(void *ctx, const struct tr_conn *c, enum cs_state prev, uint64_t ts)
 {
-	output_state(&((struct app *)ctx)->out, c, prev, ts);
+	struct app *a = ctx;
+
+	stats_state(a->stats, slot_of(a, c->tgid), c->state, c->closer);
+	if (!a->cli.quiet)
+		output_state(&a->out, c, prev, ts);
 }
 
 static void on_request(void *ctx, const struct tr_conn *c, const struct tr_request *r,
@@ -104,13 +171,18 @@ static void on_request(void *ctx, const struct tr_conn *c, const struct tr_reque
 {
 	struct app *a = ctx;
 
-	if (!a->cli.no_requests)
+	stats_request(a->stats, slot_of(a, c->tgid), r->method, r->status,
+		      r->end_ns - r->start_ns);
+	if (!a->cli.no_requests && !a->cli.quiet)
 		output_request(&a->out, c, r, complete);
 }
 
 static void on_warning(void *ctx, const struct tr_conn *c, const char *msg, uint64_t ts)
 {
-	output_warning(&((struct app *)ctx)->out, c, msg, ts);
+	struct app *a = ctx;
+
+	if (!a->cli.quiet)
+		output_warning(&a->out, c, msg, ts);
 }
 
 static const struct tracker_ops tracker_ops = {
@@ -127,7 +199,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e) || sizeof(*e) + e->head_len + e->tail_len > size)
 		return 0;
 	if (e->type == CS_EV_PROC_FORK)
-		live_add(a, e->tgid);
+		live_add(a, e->tgid, slot_of(a, e->fd)); /* fd: the parent */
 	else if (e->type == CS_EV_PROC_EXIT)
 		live_del(a, e->tgid);
 	tracker_event(a->tracker, e, (const uint8_t *)data + sizeof(*e));
@@ -139,7 +211,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 }
 
 /* Adds pid's processes to the kernel's targets and its ports to listen_ports. */
-static void add_target(struct app *a, pid_t pid)
+static void add_target(struct app *a, pid_t pid, int slot)
 {
 	uint16_t ports[MAX_PORTS];
 	size_t n = proc_listen_ports(pid, ports, MAX_PORTS), i;
@@ -150,16 +222,102 @@ static void add_target(struct app *a, pid_t pid)
 		bpf_map_update_elem(bpf_map__fd(a->skel->maps.listen_ports), &ports[i], &one,
 				    BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(a->skel->maps.targets), &key, &one, BPF_ANY);
-	live_add(a, pid);
+	live_add(a, pid, slot);
 }
 
+/* Children of the targets; each counts under its root's slot. */
 static void add_descendants(struct app *a)
 {
 	static pid_t kids[MAX_TARGETS];
-	size_t n = proc_descendants(a->live, a->nlive, kids, MAX_TARGETS - a->nlive), i;
+	size_t nroots = a->nlive, r, n, i;
 
-	for (i = 0; i < n; i++)
-		add_target(a, kids[i]);
+	for (r = 0; r < nroots && a->nlive < MAX_TARGETS; r++) {
+		n = proc_descendants(&a->live[r], 1, kids, MAX_TARGETS - a->nlive);
+		for (i = 0; i < n; i++)
+			add_target(a, kids[i], a->live_slot[r]);
+	}
+}
+
+/* Counts open connections by state per stats slot. */
+struct open_count {
+	struct app *a;
+	struct stats_open open[STATS_MAX_TARGETS];
+};
+
+static void count_open(void *ctx, const struct tr_conn *c)
+{
+	struct open_count *oc = ctx;
+
+	if (c->state <= CS_ST_CLOSED)
+		oc->open[slot_of(oc->a, c->tgid)].by_state[c->state]++;
+}
+
+static void render_metrics(void *ctx, FILE *f)
+{
+	static struct open_count oc;
+	struct app *a = ctx;
+	struct tracker_totals t;
+	struct stats_global g = {};
+
+	memset(&oc, 0, sizeof(oc));
+	oc.a = a;
+	name_command(a);
+	tracker_each_open(a->tracker, count_open, &oc);
+	tracker_totals(a->tracker, &t);
+	g.connections = t.conns;
+	g.uncertain = t.uncertain;
+	g.events_lost = loader_stat(a->skel, CS_STAT_LOST_EVENTS);
+	g.stash_full = loader_stat(a->skel, CS_STAT_STASH_FULL);
+	g.not_tracked = loader_stat(a->skel, CS_STAT_CONN_MAP_FULL);
+	stats_prometheus(a->stats, oc.open, &g, f);
+}
+
+static void print_interval(struct app *a, uint64_t now)
+{
+	static struct open_count oc;
+
+	memset(&oc, 0, sizeof(oc));
+	oc.a = a;
+	name_command(a);
+	tracker_each_open(a->tracker, count_open, &oc);
+	stats_interval(a->stats, oc.open, (double)(now - a->interval_start) / 1e9, a->cli.json,
+		       stdout);
+	a->interval_start = now;
+}
+
+/* --cgroup: one slot named after the cgroup; the ports its processes
+ * listen on now, for connections that predate attach. */
+static void add_cgroup(struct app *a)
+{
+	static pid_t procs[MAX_TARGETS];
+	uint16_t ports[MAX_PORTS];
+	const char *name = strrchr(a->cg.path, '/');
+	size_t n = cgroup_pids(&a->cg, procs, MAX_TARGETS), i, k, np;
+	__u8 one = 1;
+
+	stats_target(a->stats, 0, name ? name + 1 : a->cg.path);
+	for (i = 0; i < n; i++) {
+		np = proc_listen_ports(procs[i], ports, MAX_PORTS);
+		for (k = 0; k < np; k++)
+			bpf_map_update_elem(bpf_map__fd(a->skel->maps.listen_ports), &ports[k],
+					    &one, BPF_ANY);
+	}
+}
+
+/* Whether what we trace is still there: a process, or the cgroup. */
+static bool targets_remain(struct app *a)
+{
+	size_t i;
+
+	if (a->cli.cgroup)
+		return cgroup_exists(&a->cg);
+	/* an exit event can be lost; /proc cannot */
+	for (i = 0; i < a->nlive;)
+		if (!proc_alive(a->live[i]))
+			live_del(a, a->live[i]);
+		else
+			i++;
+	return a->nlive;
 }
 
 static void print_open(void *ctx, const struct tr_conn *c)
@@ -252,7 +410,6 @@ static int run(struct app *a)
 	}
 	while (!exiting) {
 		uint64_t now;
-		size_t i;
 
 		err = ring_buffer__poll(rb, POLL_MS);
 		/* a timeout consumes nothing: read what came without a wakeup */
@@ -271,21 +428,21 @@ static int run(struct app *a)
 			break;
 		}
 		err = 0;
+		metrics_poll(a->metrics);
 		now = now_ns(CLOCK_MONOTONIC);
+		if (a->cli.interval && now - a->interval_start >= a->cli.interval * 1000000000ull) {
+			print_interval(a, now);
+			fflush(stdout);
+		}
 		if (now - last_check < 250000000ull)
 			continue;
 		last_check = now;
 		check_lost(a);
 		if (a->lost_told)
 			drain_unseen_ends(a, rb);
-		/* an exit event can be lost; /proc cannot */
-		for (i = 0; i < a->nlive;)
-			if (!proc_alive(a->live[i]))
-				live_del(a, a->live[i]);
-			else
-				i++;
-		if (!a->nlive) {
-			fprintf(stderr, "connstate: every target process has exited\n");
+		if (!targets_remain(a)) {
+			fprintf(stderr, a->cli.cgroup ? "connstate: the cgroup was removed\n" :
+							 "connstate: every target process has exited\n");
 			break;
 		}
 	}
@@ -299,7 +456,8 @@ static int run(struct app *a)
 	drain_unseen_ends(a, rb);
 	/* an end lost where "unseen_ends" had no room */
 	tracker_reconcile(a->tracker, kernel_has_conn, a, now_ns(CLOCK_MONOTONIC));
-	tracker_each_open(a->tracker, print_open, a);
+	if (!a->cli.quiet)
+		tracker_each_open(a->tracker, print_open, a);
 	fflush(stdout);
 	summary(a);
 	ring_buffer__free(rb);
@@ -312,7 +470,7 @@ int main(int argc, char **argv)
 	struct loader_opts lo = {};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char pids[256] = "";
-	int i, nprogs, rc;
+	int i, nprogs, rc = 1, release_fd = -1, status;
 
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16); /* flushed after each batch */
 	if (cli_parse(&app.cli, argc, argv))
@@ -321,9 +479,14 @@ int main(int argc, char **argv)
 	libbpf_set_print(print_libbpf);
 	for (i = 0; i < app.cli.npids; i++) {
 		pid_t tgid = proc_tgid(app.cli.pids[i]);
+		char err[512];
 
 		if (tgid < 0) {
 			fprintf(stderr, "connstate: no such process: %d\n", app.cli.pids[i]);
+			return 1;
+		}
+		if (pid_check_host(tgid, err, sizeof(err))) {
+			fprintf(stderr, "connstate: %s\n", err);
 			return 1;
 		}
 		if (tgid != app.cli.pids[i])
@@ -331,14 +494,45 @@ int main(int argc, char **argv)
 				app.cli.pids[i], tgid, tgid);
 		app.cli.pids[i] = tgid;
 	}
+	if (app.cli.cgroup) {
+		char err[512];
+
+		if (cgroup_resolve(app.cli.cgroup, &app.cg, err, sizeof(err))) {
+			fprintf(stderr, "connstate: invalid --cgroup '%s': %s\n", app.cli.cgroup, err);
+			return 2;
+		}
+	}
+	app.stats = stats_new();
+	if (!app.stats) {
+		fprintf(stderr, "connstate: failed to allocate the statistics\n");
+		return 1;
+	}
+	/* bound before anything is attached: a busy port is a clean failure */
+	if (app.cli.metrics) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		char err[256];
+
+		metrics_parse_addr(app.cli.metrics, &ss, &len);
+		app.metrics = metrics_start(&ss, len, render_metrics, &app, err, sizeof(err));
+		if (!app.metrics) {
+			fprintf(stderr, "connstate: failed to serve metrics on %s: %s\n",
+				app.cli.metrics, err);
+			return 1;
+		}
+	}
 	lo.btf_path = app.cli.btf_path;
 	lo.ring_bytes = app.cli.ring_mib << 20;
 	lo.wakeup_bytes = lo.ring_bytes / 16;
 	lo.max_conns = app.cli.max_conns;
 	lo.verbose = app.cli.verbose;
+	lo.cgroup_id = app.cg.id;
+	lo.cgroup_level = app.cg.level;
 	app.skel = loader_load(&lo);
-	if (!app.skel)
+	if (!app.skel) {
+		metrics_stop(app.metrics);
 		return 1;
+	}
 	stop_word = &app.skel->bss->stopping;
 	app.tracker = tracker_new(&tracker_ops, &app);
 	if (!app.tracker) {
@@ -354,22 +548,55 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
+	if (app.cli.command) {
+		/* held before exec until every probe is attached */
+		app.child = spawn_held(app.cli.command, &release_fd);
+		if (app.child < 0) {
+			fprintf(stderr, "connstate: failed to start the command: %s\n",
+				strerror(errno));
+			goto out;
+		}
+		app.cli.pids[app.cli.npids++] = app.child;
+	}
 	for (i = 0; i < app.cli.npids; i++)
-		add_target(&app, app.cli.pids[i]);
+		add_target(&app, app.cli.pids[i], new_slot(&app, app.cli.pids[i]));
+	if (app.cli.cgroup)
+		add_cgroup(&app);
 	add_descendants(&app);
 	nprogs = loader_attach(app.skel);
-	rc = 1;
 	if (nprogs >= 0) {
 		/* children forked while we attached */
 		add_descendants(&app);
 		for (i = 0; i < app.cli.npids; i++)
 			snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d",
 				 i ? "," : "", app.cli.pids[i]);
-		fprintf(stderr, "connstate: attached %d probes to %zu processes (pid %s)\n", nprogs,
-			app.nlive, pids);
+		if (app.cli.cgroup)
+			fprintf(stderr, "connstate: attached %d probes to cgroup %s\n", nprogs,
+				app.cg.path);
+		else
+			fprintf(stderr, "connstate: attached %d probes to %zu processes (pid %s)\n",
+				nprogs, app.nlive, pids);
+		app.interval_start = now_ns(CLOCK_MONOTONIC);
+		if (app.child)
+			spawn_release(release_fd);
+		release_fd = -1;
 		rc = run(&app);
+		if (app.cli.interval)
+			print_interval(&app, now_ns(CLOCK_MONOTONIC));
+		fflush(stdout);
 	}
+out:
+	if (release_fd >= 0) {
+		/* the command never ran: it exits at EOF on its pipe */
+		close(release_fd);
+		waitpid(app.child, NULL, 0);
+	}
+	/* -c: exit as the command did, if it has ended */
+	if (app.child && rc == 0 && waitpid(app.child, &status, WNOHANG) == app.child)
+		rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	tracker_free(app.tracker);
 	connstate_bpf__destroy(app.skel);
+	metrics_stop(app.metrics);
+	stats_free(app.stats);
 	return rc;
 }

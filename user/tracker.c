@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Go's ConnState rules, applied to what the kernel saw (see DESIGN.md):
+ * Go's ConnState rules, applied to what the kernel saw (see docs/design.md):
  *  new      accept returned the connection;
  *  active   a request's header block is complete, or, on Go's error path,
  *           the server answers or the connection ends after some bytes of

@@ -33,6 +33,8 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$root/tests/lib.sh"
 CS=${CONNSTATE:-$root/connstate}
 PAIRS=${BENCH_PAIRS:-5}
 SECS=${BENCH_SECS:-5}
@@ -167,20 +169,15 @@ syscw() { awk '$1 == "syscw:" { print $2 }' "/proc/$1/io"; } # write-like syscal
 
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-# cs_start OUT ERR ARGS...: start connstate and wait for its 'attached' line.
-cs_start() {
-	local out=$1 err=$2 i
-	shift 2
-	"$CSBIN" "$@" >"$out" 2>"$err" &
-	cs_pid=$!
-	for i in $(seq 300); do
-		grep -q '^connstate: attached' "$err" && return 0
-		kill -0 "$cs_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "connstate did not attach: $(cat "$err")"
-	stop "$cs_pid" INT
+# start_cs OUT ERR ARGS...: lib.sh's cs_start (connstate, waited for its
+# 'attached' line, 30 s on a loaded machine), its pid in cs_pid for stop().
+start_cs() {
 	cs_pid=''
+	if CS_BIN=$CSBIN CS_ATTACH_SECS=30 cs_start "$@"; then
+		cs_pid=$CS_PID
+		return 0
+	fi
+	log "connstate did not attach: $(cat "$2")"
 	return 1
 }
 
@@ -221,9 +218,9 @@ run() {
 	local -a hdr=()
 	[ "$wl" = close ] && hdr=(-H 'Connection: close')
 	case $mode in
-	text) cs_start /dev/null "$f.err" -p "$nginx_pid" || return 0 ;;
-	json) cs_start /dev/null "$f.err" -p "$nginx_pid" -j || return 0 ;;
-	null) cs_start /dev/null "$f.err" -p "$sleep_pid" || return 0 ;;
+	text) start_cs /dev/null "$f.err" -p "$nginx_pid" || return 0 ;;
+	json) start_cs /dev/null "$f.err" -p "$nginx_pid" -j || return 0 ;;
+	null) start_cs /dev/null "$f.err" -p "$sleep_pid" || return 0 ;;
 	floor) bt_start "$f.bt" "$f.err" || return 0 ;;
 	esac
 	[ -n "$cs_pid" ] && tracer=$cs_pid
@@ -267,7 +264,7 @@ wakeup_probe() {
 	local wl=$1 f="$RAW/$1-probe" lost
 	local -a hdr=()
 	[ "$wl" = close ] && hdr=(-H 'Connection: close')
-	cs_start /dev/null "$f.err" -p "$nginx_pid" || return 0
+	start_cs /dev/null "$f.err" -p "$nginx_pid" || return 0
 	wrk -t"$THREADS" -c"$CONNS" -d6s "${hdr[@]}" "$url" >"$f.wrk" 2>&1 &
 	wrk_pid=$!
 	sleep 0.5
@@ -326,7 +323,7 @@ done
 
 # ------------------------------------------------------------------ idle conns
 log "$IDLE idle keep-alive connections"
-if cs_start "$RAW/idle.jsonl" "$RAW/idle.err" -p "$nginx_pid" -j; then
+if start_cs "$RAW/idle.jsonl" "$RAW/idle.err" -p "$nginx_pid" -j; then
 	rss0=$(status_kb "$cs_pid" VmRSS)
 	$PY "$here/idle_conns.py" "$IDLE" 127.0.0.1 "$port" /index.html \
 		>"$RAW/idle.client" 2>"$RAW/idle.client.err" &

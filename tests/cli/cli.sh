@@ -2,30 +2,29 @@
 # The command-line contract, run for real as root: bad input gives one line
 # on stderr and a non-zero exit; signals and target exit end a run cleanly
 # with nothing of ours left in the kernel; connections that predate attach,
-# JSON output and lost events behave as the README says.
+# JSON output (who closed), and lost events behave as the README says.
+# Every check passes or fails: one whose setup failed (no attach, no server)
+# is a failure of that check, never dropped.
 #
 # usage: tests/cli/cli.sh [--connstate PATH]
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-cs="$root/connstate"
-[ "${1:-}" = --connstate ] && cs=$2
+# shellcheck source=../lib.sh
+. "$root/tests/lib.sh"
+[ "${1:-}" = --connstate ] && CS_BIN=$2
+cs=$CS_BIN
 oracle="$root/.output/oracle"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cli.XXXXXX")
-passed=0
-failed=0
-pids=()
 
 cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	lib_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+suite_begin cli 27
 
 # expect_error NAME EXIT_CODE STDERR_REGEX CMD...: one stderr line, that code
 expect_error() {
@@ -47,52 +46,51 @@ expect_error() {
 	fi
 }
 
-# start_server: the Go oracle server; sets srv_pid and port
-start_server() { # [ADDR]
+# start_server [ADDR]: the Go oracle server; sets srv_pid and port
+start_server() {
+	port=""
 	"$oracle/server" -addr "${1:-127.0.0.1:0}" >"$work/server.out" 2>"$work/server.err" &
 	srv_pid=$!
-	pids+=("$srv_pid")
-	for _ in $(seq 50); do
-		port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/server.err")
-		[ -n "$port" ] && return 0
-		sleep 0.1
-	done
-	echo "cli: oracle server did not start" >&2
-	return 1
+	track_pid "$srv_pid"
+	wait_until 5 grep -q '^listening .*:[0-9]*$' "$work/server.err" || {
+		echo "cli: oracle server did not start: $(head -c 300 "$work/server.err")" >&2
+		return 1
+	}
+	port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/server.err")
 }
 
-# start_connstate ARGS...: runs connstate in the background, waits for attach
+# start_connstate ARGS...: connstate in the background, attached (lib.sh)
 start_connstate() {
-	# 5>&-: connstate must not hold the test's client socket open
-	"$cs" "$@" >"$work/cs.out" 2>"$work/cs.err" 5>&- &
-	cs_pid=$!
-	pids+=("$cs_pid")
-	for _ in $(seq 100); do
-		grep -q '^connstate: attached' "$work/cs.err" && return 0
-		kill -0 "$cs_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "cli: connstate did not attach: $(cat "$work/cs.err")" >&2
-	return 1
+	cs_start "$work/cs.out" "$work/cs.err" "$@" && cs_pid=$CS_PID
 }
 
 # stop_connstate SIGNAL: returns connstate's exit code
-stop_connstate() {
-	kill "-$1" "$cs_pid" 2>/dev/null
-	wait "$cs_pid"
+stop_connstate() { cs_stop "$1"; }
+
+# has_closed [COUNT]: connstate printed COUNT (1) closed lines, text or JSON
+has_closed() {
+	[ "$(grep -Ec -- '- new state: closed$|"state":"closed"' "$work/cs.out")" -ge "${1:-1}" ]
 }
 
-http_get() { # http_get FD: one keep-alive request, reads the response
+http_get() { # http_get FD: one keep-alive request, reads the response; 0 if a 200 came
 	printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&"$1"
 	# read all of it: unread bytes would make the close a reset
-	timeout 0.3 cat <&"$1" >/dev/null
+	timeout 0.3 cat <&"$1" >"$work/resp"
+	grep -q '^HTTP/1.1 200 ' "$work/resp"
 }
 
 # ids of loaded programs named like ours (other connstate runs may add theirs)
 prog_ids() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*name tp_set_state.*/\1/p' | sort; }
 
-[ -x "$cs" ] || { echo "cli: $cs missing; run make" >&2; exit 1; }
-[ -x "$oracle/server" ] || { echo "cli: $oracle/server missing; run tests/oracle/run.sh once" >&2; exit 1; }
+# the ids of the programs a process holds (its bpf-prog and bpf-link fds)
+pid_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u; }
+
+# none_left IDS: none of these program ids is loaded any more
+none_left() { [ -z "$(prog_ids | grep -xF "${1:-none}")" ]; }
+
+[ -x "$cs" ] || echo "cli: $cs missing; run make (every check will fail)" >&2
+[ -x "$oracle/server" ] ||
+	echo "cli: $oracle/server missing; run tests/oracle/run.sh once (checks will fail)" >&2
 
 # --- bad input ---
 expect_error no_pid_is_an_error 2 '^connstate: no process given' "$cs"
@@ -118,50 +116,65 @@ expect_error kernel_without_btf_is_named 1 '^connstate: kernel .* has no BTF .*-
 expect_error missing_tracepoint_is_named 1 \
 	'^connstate: kernel .* lacks tracepoint sock/inet_sock_set_state \(Linux 4.16\+ has it\)' \
 	unshare -m sh -c "mount -t tmpfs none /sys/kernel/tracing/events/sock && exec '$cs' -p 1"
-expect_error help_goes_to_stdout_not_stderr 0 '' sh -c "'$cs' --help >/dev/null; echo x >&2"
+
+# --- --help: usage on stdout, nothing on stderr, exit 0 ---
+"$cs" --help >"$work/out" 2>"$work/err" </dev/null
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '^Usage: connstate ' "$work/out" && grep -q -- '--pid' "$work/out" &&
+	[ ! -s "$work/err" ]; then
+	pass help_prints_usage_on_stdout_only
+else
+	fail help_prints_usage_on_stdout_only "exit $rc; stdout: $(head -c 100 "$work/out"); stderr: $(head -c 200 "$work/err")"
+fi
 
 # --- the static build needs no library on the host it is copied to ---
-if [ -x "$root/.output/connstate-static" ]; then
-	if LC_ALL=C ldd "$root/.output/connstate-static" 2>&1 | grep -q 'not a dynamic executable'; then
-		pass static_build_is_static
-	else
-		fail static_build_is_static "$(ldd "$root/.output/connstate-static" 2>&1 | head -3)"
-	fi
+if [ ! -x "$root/.output/connstate-static" ]; then
+	fail static_build_is_static "no .output/connstate-static (make .output/connstate-static)"
+elif LC_ALL=C ldd "$root/.output/connstate-static" 2>&1 | grep -q 'not a dynamic executable'; then
+	pass static_build_is_static
+else
+	fail static_build_is_static "$(ldd "$root/.output/connstate-static" 2>&1 | head -3)"
 fi
 
 # --- a run ends cleanly, leaving nothing behind ---
-start_server || exit 1
-prog_ids >"$work/ids.before"
+# No server: every check below fails on its own (no attach to pid "").
+start_server || srv_pid=""
 if start_connstate -p "$srv_pid"; then
-	prog_ids >"$work/ids.during"
-	ours=$(comm -13 "$work/ids.before" "$work/ids.during")
+	# ours: held by our connstate (other engineers' runs load theirs meanwhile)
+	ours=$(comm -12 <(prog_ids) <(pid_prog_ids "$cs_pid"))
 	stop_connstate INT
 	rc=$?
-	sleep 0.2
+	# the kernel frees a program once its last reference goes: poll
+	wait_until 5 none_left "$ours"
 	left=$(prog_ids | grep -xF "${ours:-none}")
 	if [ "$rc" -eq 0 ] && [ "$(echo "$ours" | grep -c .)" -eq 1 ] && [ -z "$left" ]; then
 		pass sigint_detaches_and_exits_0
 	else
 		fail sigint_detaches_and_exits_0 "rc=$rc our program ids: '$ours', left after exit: '$left'"
 	fi
+else
+	fail sigint_detaches_and_exits_0 "no attach"
 fi
 if start_connstate -p "$srv_pid"; then
 	stop_connstate TERM && pass sigterm_exits_0 || fail sigterm_exits_0 "rc=$?"
+else
+	fail sigterm_exits_0 "no attach"
 fi
 
 # --- --btf FILE works where the kernel's own BTF would ---
 cp /sys/kernel/btf/vmlinux "$work/vmlinux.btf"
 if start_connstate -p "$srv_pid" --btf "$work/vmlinux.btf"; then
 	stop_connstate INT && pass btf_file_option_loads || fail btf_file_option_loads "rc=$?"
+else
+	fail btf_file_option_loads "no attach"
 fi
 
 # --- a connection opened before attach is tracked from its next request ---
-exec 5<>"/dev/tcp/127.0.0.1/$port"
-http_get 5
-if start_connstate -p "$srv_pid" -S; then
+if exec 5<>"/dev/tcp/127.0.0.1/$port" && http_get 5 &&
+	start_connstate -p "$srv_pid" -S; then
 	http_get 5
 	exec 5>&-
-	sleep 0.5
+	wait_until 5 has_closed
 	stop_connstate INT
 	got=$(sed -n 's/^Client: .* - new state: //p' "$work/cs.out" | tr '\n' ' ')
 	if [ "$got" = "active idle closed " ]; then
@@ -169,56 +182,125 @@ if start_connstate -p "$srv_pid" -S; then
 	else
 		fail existing_connection_tracked_from_next_request "states '$got'"
 	fi
+else
+	fail existing_connection_tracked_from_next_request "no server connection or no attach"
 fi
+exec 5>&-
+
+# check_json FILE STATES CLOSED_BY PREV: the JSON lines of one connection
+# have these state words, and its closed line these closed_by and prev
+check_json() {
+	python3 - "$@" <<'PY'
+import json, sys
+path, want_states, closed_by, prev = sys.argv[1:5]
+objs = [json.loads(l) for l in open(path)]
+states = [o["state"] for o in objs if o["type"] == "state"]
+assert states == want_states.split(), states
+closed = [o for o in objs if o.get("state") == "closed"]
+assert len(closed) == 1, closed
+assert closed[0]["closed_by"] == closed_by and closed[0]["prev"] == prev, closed[0]
+for o in objs:
+    assert o["pid"] > 0 and o["client"].startswith("127.0.0.1:") and \
+        o["local"].startswith("127.0.0.1:"), o
+PY
+}
 
 # --- JSON lines: fields and who closed ---
-if start_connstate -p "$srv_pid" -j; then
-	exec 5<>"/dev/tcp/127.0.0.1/$port"
+if start_connstate -p "$srv_pid" -j && exec 5<>"/dev/tcp/127.0.0.1/$port"; then
 	http_get 5
 	exec 5>&-
-	sleep 0.5
+	wait_until 5 has_closed
 	stop_connstate INT
-	if python3 - "$work/cs.out" <<'PY'; then
+	if check_json "$work/cs.out" "new active idle closed" client idle &&
+		python3 - "$work/cs.out" <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
-states = [o["state"] for o in objs if o["type"] == "state"]
-assert states == ["new", "active", "idle", "closed"], states
 reqs = [o for o in objs if o["type"] == "request"]
 assert len(reqs) == 1, reqs
 r = reqs[0]
 assert (r["method"], r["path"], r["version"], r["status"]) == ("GET", "/", "HTTP/1.1", 200), r
 assert r["bytes_in"] == 27 and r["bytes_out"] > 0 and r["complete"] is True, r
-closed = [o for o in objs if o.get("state") == "closed"][0]
-assert closed["closed_by"] == "client" and closed["prev"] == "idle", closed
-for o in objs:
-    assert o["pid"] > 0 and o["client"].startswith("127.0.0.1:") and o["local"].startswith("127.0.0.1:"), o
 PY
 		pass json_lines_carry_states_request_and_closer
 	else
 		fail json_lines_carry_states_request_and_closer "$(cat "$work/cs.out")"
 	fi
+else
+	fail json_lines_carry_states_request_and_closer "no attach or no connection"
+fi
+exec 5>&-
+
+# --- closed_by server: the request says Connection: close, Go closes first ---
+if start_connstate -p "$srv_pid" -j && exec 5<>"/dev/tcp/127.0.0.1/$port"; then
+	printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&5
+	timeout 5 cat <&5 >/dev/null # to the server's FIN
+	exec 5>&-
+	wait_until 5 has_closed
+	stop_connstate INT
+	if check_json "$work/cs.out" "new active closed" server active; then
+		pass json_closed_by_server_when_server_closes_first
+	else
+		fail json_closed_by_server_when_server_closes_first "$(cat "$work/cs.out")"
+	fi
+else
+	fail json_closed_by_server_when_server_closes_first "no attach or no connection"
+fi
+exec 5>&-
+
+# --- closed_by reset: an idle keep-alive connection ended by the client's RST ---
+if start_connstate -p "$srv_pid" -j; then
+	if python3 - "$port" 2>"$work/client.err" <<'PY'; then
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, _, body = buf.partition(b"\r\n\r\n")
+n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+while len(body) < n:
+    body += s.recv(4096)
+time.sleep(0.2)  # the server is idle now, blocked in read
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()  # RST, not FIN
+PY
+		wait_until 5 has_closed
+		stop_connstate INT
+		if check_json "$work/cs.out" "new active idle closed" reset idle; then
+			pass json_closed_by_reset_when_client_resets
+		else
+			fail json_closed_by_reset_when_client_resets "$(cat "$work/cs.out")"
+		fi
+	else
+		stop_connstate INT
+		fail json_closed_by_reset_when_client_resets "client failed: $(tail -n 2 "$work/client.err")"
+	fi
+else
+	fail json_closed_by_reset_when_client_resets "no attach"
 fi
 
 # --- a header trickled byte by byte costs one event per line, not per byte ---
 if start_connstate -p "$srv_pid" -S; then
 	"$oracle/client" -addr "127.0.0.1:$port" -scenario trickle >/dev/null 2>"$work/client.err"
 	crc=$?
-	sleep 0.3
+	wait_until 5 has_closed
 	stop_connstate INT
 	n=$(sed -n 's/.* requests, \([0-9]*\) events,.*/\1/p' "$work/cs.err")
 	states=$(sed -n 's/^Client: .* - new state: //p' "$work/cs.out" | tail -n 4 | tr '\n' ' ')
 	# 27 request bytes read one by one; 3 lines; plus accept, write, EOF, close, TCP states
-	if [ "$n" -gt 0 ] && [ "$n" -le 12 ] && [ "$states" = "new active idle closed " ]; then
+	if [ "${n:-0}" -gt 0 ] && [ "$n" -le 12 ] && [ "$states" = "new active idle closed " ]; then
 		pass trickled_header_sends_an_event_per_line
 	else
-		fail trickled_header_sends_an_event_per_line "$n events, states '$states', client rc $crc $(cat "$work/client.err"); $(cat "$work/cs.err")"
+		fail trickled_header_sends_an_event_per_line "${n:-no} events, states '$states', client rc $crc $(cat "$work/client.err"); $(cat "$work/cs.err")"
 	fi
+else
+	fail trickled_header_sends_an_event_per_line "no attach"
 fi
 
 # --- -T prefixes text lines with the time; state lines keep their shape ---
 if start_connstate -p "$srv_pid" -T; then
 	"$oracle/client" -addr "127.0.0.1:$port" -scenario keepalive_1 >/dev/null
-	sleep 0.3
+	wait_until 5 has_closed
 	stop_connstate INT
 	n=$(grep -Ec '^[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6} Client: 127\.0\.0\.1:[0-9]+ - (new state: (new|active|idle|closed)|request: GET / HTTP/1\.1 -> 200, .* B out)$' "$work/cs.out")
 	if [ "$n" -eq 5 ] && [ "$(wc -l <"$work/cs.out")" -eq 5 ]; then
@@ -226,6 +308,8 @@ if start_connstate -p "$srv_pid" -T; then
 	else
 		fail timestamps_prefix_every_text_line "$n of 5 lines match: $(cat "$work/cs.out")"
 	fi
+else
+	fail timestamps_prefix_every_text_line "no attach"
 fi
 
 # --- lost events are counted, reported, and give no invented states ---
@@ -236,7 +320,7 @@ if start_connstate -p "$srv_pid" --ring-size 1 -S; then
 		"$oracle/client" -addr "127.0.0.1:$port" -scenario upload_1m >/dev/null 2>&1
 	done
 	kill -CONT "$cs_pid"
-	sleep 0.5
+	wait_until 5 grep -q 'events lost' "$work/cs.out"
 	stop_connstate INT
 	lost=$(sed -n 's/.* \([0-9]*\) events lost,.*/\1/p' "$work/cs.err")
 	unsure=$(sed -n 's/.* \([0-9]*\) connections uncertain,.*/\1/p' "$work/cs.err")
@@ -253,11 +337,15 @@ else
 	fail lost_events_are_counted_and_reported "no attach"
 fi
 
+# same_as_go: connstate printed what the Go server printed, closed line and all
+same_as_go() { has_closed && diff -q "$work/server.out" "$work/cs.out" >/dev/null; }
+
 # --- IPv6 clients are printed as Go prints them ---
 v4_srv=$srv_pid
+v4_port=$port
 if start_server '[::1]:0' && start_connstate -p "$srv_pid" -S; then
 	"$oracle/client" -addr "[::1]:$port" -scenario keepalive_1 >/dev/null
-	sleep 0.5
+	wait_until 5 same_as_go
 	stop_connstate INT
 	if [ -s "$work/server.out" ] && grep -q '^Client: \[::1\]:' "$work/server.out" &&
 		diff "$work/server.out" "$work/cs.out" >/dev/null; then
@@ -270,12 +358,13 @@ else
 	fail ipv6_client_printed_as_go_prints_it "no IPv6 server or no attach"
 fi
 srv_pid=$v4_srv
+port=$v4_port
 
 # --- when every target exits, connstate says so and exits 0 ---
+cs_gone() { ! kill -0 "$cs_pid" 2>/dev/null; }
 if start_connstate -p "$srv_pid"; then
 	kill -TERM "$srv_pid"
-	for _ in $(seq 50); do kill -0 "$cs_pid" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$cs_pid" 2>/dev/null; then
+	if ! wait_until 5 cs_gone; then
 		fail exits_0_when_targets_exit "still running 5 s after the server exited"
 	else
 		wait "$cs_pid"
@@ -286,7 +375,8 @@ if start_connstate -p "$srv_pid"; then
 			fail exits_0_when_targets_exit "rc=$rc: $(cat "$work/cs.err")"
 		fi
 	fi
+else
+	fail exits_0_when_targets_exit "no attach"
 fi
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+suite_end

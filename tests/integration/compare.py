@@ -2,13 +2,15 @@
 """Compare connstate's -j output with a server's own access log.
 
     compare.py --wait-closed SECONDS --client CLIENT.json --connstate OUT --local-port PORT
+    compare.py --plan MIX [--pids PID]   prints how many checks a run of MIX makes
     compare.py --name PREFIX --log-format nginx|python|python_port|busybox
                --log FILE --client CLIENT.json --connstate OUT --connstate-err ERR
-               --connstate-rc RC --local-port PORT [--pids PID,...]
+               --connstate-rc RC --local-port PORT --mix MIX [--pids PID,...]
 
 Prints one "PASS name" or "FAIL name: why" line per check (details of a
-failure follow, indented), nothing else on stdout. See servers.sh for what
-each check verifies. Exit status 0 even if checks fail: the caller counts.
+failure follow, indented) and, last, "PREFIX: N passed, M failed" (tests/lib.py;
+the number of checks is planned from traffic.py's MIX). See servers.sh for
+what each check verifies. Exit status 1 if a check failed or did not run.
 
 With --wait-closed it only waits (polling) until connstate's output ends
 every client connection with a "closed" line, and exits 1 on timeout.
@@ -16,21 +18,27 @@ every client connection with a "closed" line, and exits 1 on timeout.
 import argparse
 import collections
 import json
+import os
 import re
 import sys
 import time
 
-results = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from lib import Suite  # noqa: E402  (tests/lib.py)
+import traffic  # noqa: E402
+
+suite = None
 
 
 def check(name, ok, why="", details=()):
-    results.append(name)
-    if ok:
-        print("PASS %s" % name)
-    else:
-        print("FAIL %s: %s" % (name, why))
-        for d in details:
-            print("    %s" % d)
+    suite.check(name, ok, why, details)
+
+
+def planned(mix, with_pids):
+    """The checks main() makes for a run of MIX: six per server (five
+    without --pids), three per scenario of the mix."""
+    scenarios = set(c["scenario"] for c in traffic.MIXES[mix]())
+    return 5 + (1 if with_pids else 0) + 3 * len(scenarios)
 
 
 # --- server logs: {port: [entry]} or, without ports, [entry] in log order.
@@ -159,23 +167,32 @@ def wait_closed(a):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wait-closed", type=float)
+    ap.add_argument("--plan", choices=sorted(traffic.MIXES))
+    ap.add_argument("--mix", choices=sorted(traffic.MIXES))
     ap.add_argument("--name")
     ap.add_argument("--log-format", choices=["nginx", "python", "python_port", "busybox"])
     ap.add_argument("--log")
-    ap.add_argument("--client", required=True)
-    ap.add_argument("--connstate", required=True)
+    ap.add_argument("--client")
+    ap.add_argument("--connstate")
     ap.add_argument("--connstate-err")
     ap.add_argument("--connstate-rc", type=int)
-    ap.add_argument("--local-port", required=True, type=int)
+    ap.add_argument("--local-port", type=int)
     ap.add_argument("--pids", default="", help="pids connections may be reported under")
     ap.add_argument("--pids-what", default="the server's pid")
     a = ap.parse_args()
+    if a.plan:
+        print(planned(a.plan, bool(a.pids)))
+        return 0
+    if not (a.client and a.connstate and a.local_port):
+        ap.error("--client, --connstate, --local-port needed")
     if a.wait_closed is not None:
         return wait_closed(a)
     if not (a.name and a.log_format and a.log and a.connstate_err and
-            a.connstate_rc is not None):
-        ap.error("--name, --log-format, --log, --connstate-err, --connstate-rc needed")
+            a.connstate_rc is not None and a.mix):
+        ap.error("--name, --log-format, --log, --connstate-err, --connstate-rc, --mix needed")
     P = a.name
+    global suite
+    suite = Suite(P, planned(a.mix, bool(a.pids)))
 
     errors = []
     clients = load_jsonl(a.client, "client record", errors)
@@ -394,7 +411,7 @@ def main():
               "%d of %d connections differ" % (len(st_bad), n), st_bad)
         check("%s_%s_bytes_match_wire" % (P, s), not by_bad,
               "%d mismatches" % len(by_bad), by_bad)
-    return 0
+    return suite.end()
 
 
 if __name__ == "__main__":

@@ -55,12 +55,16 @@
 #                                       client sent/received (and nginx's
 #                                       $request_length/$bytes_sent)
 #
-# Prints PASS/FAIL lines and, last, "servers: N passed, M failed"; exit 1 if
-# any failed. A missing server binary is reported as SKIP on stderr and
-# counts as failed unless CONNSTATE_ALLOW_SKIP=1. Never installs anything.
+# Prints PASS/FAIL lines and, last, "servers: N passed, M failed" (tests/
+# lib.sh); exit 1 if any failed or did not run. The planned count is computed
+# before anything runs: compare.py --plan counts a server's checks from
+# traffic.py's mix. A missing server binary is one check, reported as SKIP
+# and counted as failed unless CONNSTATE_ALLOW_SKIP=1. Never installs anything.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 PY=/usr/bin/python3
 connstate=./connstate
 keep=0
@@ -81,23 +85,23 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-passed=0
-failed=0
-skipped=0
+# setup_fail NAME WHY: the suite cannot start; one failed check
+setup_fail() {
+	suite_begin servers 1
+	fail "$1" "$2"
+	suite_end
+	exit 1
+}
 
 if [ ! -x "$connstate" ] || [ -d "$connstate" ]; then
 	echo "servers: connstate binary '$connstate' not found or not executable (build it with make, or pass --connstate)" >&2
-	echo "FAIL connstate_binary_present: $connstate not executable"
-	echo "servers: 0 passed, 1 failed"
-	exit 1
+	setup_fail connstate_binary_present "$connstate not executable"
 fi
 connstate="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
+CS_BIN=$connstate
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-servers.XXXXXX") || {
-	echo "servers: mktemp failed" >&2
-	echo "servers: 0 passed, 1 failed"
-	exit 1
-}
+work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-servers.XXXXXX") ||
+	setup_fail servers_workdir "mktemp failed"
 # nginx's workers run as an unprivileged user and must read the files
 chmod 755 "$work"
 
@@ -106,15 +110,10 @@ cs_pid=""  # the running connstate
 told=0     # "logs kept in" said
 
 stop_connstate() {
-	local i
 	cs_rc=""
 	[ -n "$cs_pid" ] || return 0
 	kill -INT "$cs_pid" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$cs_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$cs_pid" 2>/dev/null; then
+	if ! wait_until 5 eval '! kill -0 "$cs_pid" 2>/dev/null'; then
 		echo "servers: connstate (pid $cs_pid) ignored SIGINT for 5 s; killing it" >&2
 		kill -KILL "$cs_pid" 2>/dev/null
 	fi
@@ -126,12 +125,9 @@ stop_connstate() {
 # stop_group PID: TERM the process group PID leads (a server and its
 # workers/children), KILL what is left after 3 s.
 stop_group() {
-	local pg=$1 i
+	local pg=$1
 	kill -TERM -- "-$pg" 2>/dev/null || return 0
-	for ((i = 0; i < 30; i++)); do
-		kill -0 -- "-$pg" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_until 3 eval '! kill -0 -- "-$pg" 2>/dev/null'
 	kill -KILL -- "-$pg" 2>/dev/null
 	wait "$pg" 2>/dev/null
 	return 0
@@ -143,7 +139,8 @@ cleanup() {
 	for pg in "${pgroups[@]}"; do
 		stop_group "$pg"
 	done
-	if [ "$keep" = 1 ] || [ "$failed" != 0 ]; then
+	lib_cleanup
+	if [ "$keep" = 1 ] || ! suite_ok; then
 		[ "$told" = 1 ] || echo "servers: logs kept in $work" >&2
 	else
 		rm -rf "$work"
@@ -152,23 +149,54 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() {
-	echo "FAIL $1: $2"
-	failed=$((failed + 1))
+# fail_with NAME WHY [DETAILS]: a failed check and what explains it
+fail_with() {
+	fail "$1" "$2"
 	if [ $# -ge 3 ] && [ -n "$3" ]; then
 		printf '%s\n' "$3" | sed 's/^/    /'
 	fi
 }
-skip() {
+
+# missing NAME: what NAME's server needs and this machine lacks, if anything
+missing() {
+	case $1 in
+	nginx) command -v nginx >/dev/null 2>&1 || echo nginx ;;
+	py_http10|py_http11) [ -x "$PY" ] || echo "$PY" ;;
+	busybox)
+		if ! command -v busybox >/dev/null 2>&1; then
+			echo busybox
+		elif ! busybox --list 2>/dev/null | grep -qx httpd; then
+			echo "busybox httpd applet"
+		fi ;;
+	esac
+}
+
+# mix_of NAME: the traffic.py mix a server gets
+mix_of() {
+	case $1 in py_http10) echo py10 ;; py_http11) echo py11 ;; *) echo "$1" ;; esac
+}
+
+# plan NAME: the checks a server makes; one (its SKIP or FAIL) if it is missing
+plan() {
+	local n
+	if [ -n "$(missing "$1")" ]; then
+		echo 1
+		return
+	fi
+	n=$("$PY" "$here/compare.py" --plan "$(mix_of "$1")" --pids 1) || n=1
+	# busybox also checks that it has no children when connstate attaches
+	[ "$1" = busybox ] && n=$((n + 1))
+	echo "$n"
+}
+
+skip_missing() {
 	echo "**************************************************************" >&2
 	echo "SKIP $1: $2 not installed" >&2
 	echo "**************************************************************" >&2
 	if [ "${CONNSTATE_ALLOW_SKIP:-0}" = 1 ]; then
-		skipped=$((skipped + 1))
+		skip "$1" "$2 not installed"
 	else
-		echo "FAIL $1: skipped, $2 not installed (set CONNSTATE_ALLOW_SKIP=1 to allow)"
-		failed=$((failed + 1))
+		fail "$1" "skipped, $2 not installed (set CONNSTATE_ALLOW_SKIP=1 to allow)"
 	fi
 }
 
@@ -202,19 +230,15 @@ make_docroot() {
 # start_connstate NAME DIR PID: starts connstate -j -p PID, waits for
 # "connstate: attached" on its stderr (10 s at most).
 start_connstate() {
-	local name=$1 d=$2 pid=$3 i
-	: >"$d/cs.out"
-	: >"$d/cs.err"
-	"$connstate" -j --show-query -p "$pid" >"$d/cs.out" 2>"$d/cs.err" &
-	cs_pid=$!
-	for ((i = 0; i < 200; i++)); do
-		grep -q '^connstate: attached' "$d/cs.err" 2>/dev/null && return 0
-		kill -0 "$cs_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	fail "${name}_connstate_attaches_within_10s" "no 'connstate: attached' on stderr" \
+	local name=$1 d=$2 pid=$3
+	cs_pid=""
+	if cs_start "$d/cs.out" "$d/cs.err" -j --show-query -p "$pid"; then
+		cs_pid=$CS_PID
+		return 0
+	fi
+	# the server's other checks then never run: suite_end counts them
+	fail_with "${name}_connstate_attaches_within_10s" "no 'connstate: attached' on stderr" \
 		"$(tail -n 5 "$d/cs.err")"
-	stop_connstate
 	return 1
 }
 
@@ -222,7 +246,7 @@ start_connstate() {
 # printed a closed line per connection (5 s at most), stops connstate,
 # compares. Extra arguments go to compare.py.
 drive() {
-	local name=$1 d=$2 port=$3 mix=$4 log=$5 out rc
+	local name=$1 d=$2 port=$3 mix=$4 log=$5 out rc line nfail=0
 	shift 5
 	timeout 60 "$PY" "$here/traffic.py" --port "$port" --mix "$mix" --out "$d/client.json" \
 		2>"$d/client.err"
@@ -233,13 +257,22 @@ drive() {
 	stop_connstate
 	out=$("$PY" "$here/compare.py" --name "$name" --log-format "$log" --log "$d/access.log" \
 		--client "$d/client.json" --connstate "$d/cs.out" --connstate-err "$d/cs.err" \
-		--connstate-rc "${cs_rc:-255}" --local-port "$port" "$@" 2>"$d/compare.err")
+		--connstate-rc "${cs_rc:-255}" --local-port "$port" --mix "$mix" "$@" \
+		2>"$d/compare.err")
 	rc=$?
-	[ -n "$out" ] && printf '%s\n' "$out"
-	passed=$((passed + $(printf '%s\n' "$out" | grep -c '^PASS ')))
-	failed=$((failed + $(printf '%s\n' "$out" | grep -c '^FAIL ')))
-	if [ $rc != 0 ]; then
-		fail "${name}_compare_ran" "compare.py exit $rc" "$(tail -n 5 "$d/compare.err")"
+	# compare.py's checks are this suite's checks
+	while IFS= read -r line; do
+		case $line in
+		"PASS "*) pass "${line#PASS }" ;;
+		"FAIL "*)
+			line=${line#FAIL }
+			fail "${line%%: *}" "${line#*: }"
+			nfail=$((nfail + 1)) ;;
+		*) [ -n "$line" ] && printf '%s\n' "$line" ;;
+		esac
+	done <<<"$out"
+	if [ $rc != 0 ] && [ $nfail = 0 ]; then
+		fail_with "${name}_compare_ran" "compare.py exit $rc" "$(tail -n 5 "$d/compare.err")"
 	fi
 }
 
@@ -251,10 +284,6 @@ children() {
 # ---------------------------------------------------------------- nginx
 run_nginx() {
 	local name=nginx d="$work/nginx" port pid="" workers="" i
-	if ! command -v nginx >/dev/null 2>&1; then
-		skip "$name" nginx
-		return
-	fi
 	mkdir -p "$d/tmp" && make_docroot "$d/www"
 	for _ in 1 2 3; do
 		port=$(free_port)
@@ -300,7 +329,7 @@ run_nginx() {
 		pid=""
 	done
 	if [ -z "$pid" ]; then
-		fail "${name}_server_starts" "nginx did not start with 2 workers" \
+		fail_with "${name}_server_starts" "nginx did not start with 2 workers" \
 			"$(tail -n 5 "$d/error.log" "$d/nginx.out" 2>/dev/null)"
 		return
 	fi
@@ -329,7 +358,7 @@ start_python() {
 		kill -0 "$py_pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	fail "${name}_server_starts" "no listening port reported" \
+	fail_with "${name}_server_starts" "no listening port reported" \
 		"$(tail -n 5 "$d/stdout" "$d/access.log" 2>/dev/null)"
 	stop_group "$py_pid"
 	return 1
@@ -337,10 +366,6 @@ start_python() {
 
 run_py_http10() {
 	local name=py_http10 d="$work/py_http10"
-	if [ ! -x "$PY" ]; then
-		skip "$name" "$PY"
-		return
-	fi
 	make_docroot "$d/www"
 	start_python "$name" "$d" "$PY" -u -m http.server --bind 127.0.0.1 --directory "$d/www" 0 ||
 		return
@@ -351,10 +376,6 @@ run_py_http10() {
 
 run_py_http11() {
 	local name=py_http11 d="$work/py_http11"
-	if [ ! -x "$PY" ]; then
-		skip "$name" "$PY"
-		return
-	fi
 	make_docroot "$d/www"
 	start_python "$name" "$d" "$PY" -u "$here/py_server.py" --bind 127.0.0.1 --port 0 \
 		--directory "$d/www" || return
@@ -366,14 +387,6 @@ run_py_http11() {
 # ---------------------------------------------------------- busybox httpd
 run_busybox() {
 	local name=busybox d="$work/busybox" port pid="" i
-	if ! command -v busybox >/dev/null 2>&1; then
-		skip "$name" busybox
-		return
-	fi
-	if ! busybox --list 2>/dev/null | grep -qx httpd; then
-		skip "$name" "busybox httpd applet"
-		return
-	fi
 	make_docroot "$d/www"
 	for _ in 1 2 3; do
 		port=$(free_port)
@@ -390,7 +403,7 @@ run_busybox() {
 		pid=""
 	done
 	if [ -z "$pid" ]; then
-		fail "${name}_server_starts" "busybox httpd did not start" \
+		fail_with "${name}_server_starts" "busybox httpd did not start" \
 			"$(tail -n 5 "$d/access.log" 2>/dev/null)"
 		return
 	fi
@@ -410,16 +423,23 @@ SECONDS=0
 if [ ! -x "$PY" ]; then
 	echo "servers: $PY missing: the traffic client needs it" >&2
 fi
+planned=0
 for s in nginx py_http10 py_http11 busybox; do
-	wanted "$s" && "run_$s"
+	wanted "$s" && planned=$((planned + $(plan "$s")))
 done
-if [ "$skipped" != 0 ]; then
-	echo "servers: $skipped server(s) SKIPPED (CONNSTATE_ALLOW_SKIP=1)" >&2
-fi
+suite_begin servers "$planned"
+for s in nginx py_http10 py_http11 busybox; do
+	wanted "$s" || continue
+	m=$(missing "$s")
+	if [ -n "$m" ]; then
+		skip_missing "$s" "$m"
+	else
+		"run_$s"
+	fi
+done
 echo "servers: run took ${SECONDS}s" >&2
-if [ "$keep" = 1 ] || [ "$failed" != 0 ]; then
+if [ "$keep" = 1 ] || ! suite_ok; then
 	echo "servers: logs kept in $work" >&2
 	told=1
 fi
-echo "servers: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+suite_end

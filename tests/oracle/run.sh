@@ -13,6 +13,10 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+# until the scenarios are known, the one check is that the setup works
+suite_begin oracle 1
 
 connstate=""
 bindir="$root/.output/oracle"
@@ -40,7 +44,12 @@ while [ $# -gt 0 ]; do
 done
 case "$bindir" in /*) ;; *) bindir="$PWD/$bindir" ;; esac
 
-die() { echo "oracle: $*" >&2; exit 1; }
+die() {
+	echo "oracle: $*" >&2
+	fail oracle_setup "$*"
+	suite_end
+	exit 1
+}
 
 if [ "$build" = 1 ]; then
 	mkdir -p "$bindir" || die "cannot create $bindir"
@@ -63,25 +72,19 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/oracle.XXXXXX") || die "mktemp failed"
 server_pid=""
 cs_pid=""
-failed=0
-passed=0
 
 cleanup() {
 	# connstate gets SIGINT first so it can detach and print its summary.
 	if [ -n "$cs_pid" ]; then
 		kill -INT "$cs_pid" 2>/dev/null
-		for ((i = 0; i < 20; i++)); do
-			kill -0 "$cs_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$cs_pid" 2>/dev/null
-		wait "$cs_pid" 2>/dev/null
+		wait_until 2 eval '! kill -0 "$cs_pid" 2>/dev/null'
 	fi
 	if [ -n "$server_pid" ]; then
 		kill -TERM "$server_pid" 2>/dev/null
 		wait "$server_pid" 2>/dev/null
 	fi
-	if [ "$keep" = 1 ] || [ "$failed" != 0 ]; then
+	lib_cleanup
+	if [ "$keep" = 1 ] || ! suite_ok; then
 		echo "oracle: logs kept in $work" >&2
 	else
 		rm -rf "$work"
@@ -119,36 +122,31 @@ showdiff() {
 	}'
 }
 
+suite_begin oracle ${#scenarios[@]}
+
 "$bindir/server" -addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
-addr=""
-for ((i = 0; i < 100; i++)); do
-	addr=$(sed -n 's/^listening //p' "$work/server.err")
-	[ -n "$addr" ] && break
-	kill -0 "$server_pid" 2>/dev/null || break
-	sleep 0.05
-done
-[ -n "$addr" ] || die "server did not start: $(cat "$work/server.err")"
+server_up() { grep -q '^listening ' "$work/server.err" || ! kill -0 "$server_pid" 2>/dev/null; }
+wait_until 5 server_up
+addr=$(sed -n 's/^listening //p' "$work/server.err")
+if [ -z "$addr" ]; then
+	echo "oracle: server did not start: $(cat "$work/server.err")" >&2
+	fail oracle_server_starts "$(head -c 300 "$work/server.err")"
+	suite_end
+	exit 1
+fi
 
 if [ -n "$connstate" ]; then
-	"$connstate" -p "$server_pid" >"$work/connstate.out" 2>"$work/connstate.err" &
-	cs_pid=$!
-	attached=0
-	for ((i = 0; i < 200; i++)); do
-		if grep -q '^connstate: attached' "$work/connstate.err" 2>/dev/null; then
-			attached=1
-			break
-		fi
-		kill -0 "$cs_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [ "$attached" != 1 ]; then
+	CS_BIN=$connstate
+	if ! cs_start "$work/connstate.out" "$work/connstate.err" -p "$server_pid"; then
 		echo "oracle: connstate did not attach within 10 s; its stderr:" >&2
 		sed 's/^/    /' "$work/connstate.err" >&2
-		failed=${#scenarios[@]}
-		echo "oracle: 0 passed, $failed failed"
+		# every scenario is then a failure (suite_end counts those not run)
+		fail connstate_attaches_within_10s "$(head -c 300 "$work/connstate.err")"
+		suite_end
 		exit 1
 	fi
+	cs_pid=$CS_PID
 fi
 
 # Per-run-of-a-scenario state (indexed by position, names may repeat), kept
@@ -173,10 +171,21 @@ check_connstate() {
 	return $rc
 }
 
-fail() {
-	echo "FAIL $1: $2"
+# fail_with NAME WHY [DETAILS]: a failed check and its diff
+fail_with() {
+	fail "$1" "$2"
 	[ $# -ge 3 ] && [ -n "$3" ] && printf '%s\n' "$3"
-	failed=$((failed + 1))
+}
+
+# server_done OFFSET ADDR...: the server told every ADDR's end (closed or
+# hijacked) after line OFFSET
+server_done() {
+	local off=$1 a last
+	shift
+	for a in "$@"; do
+		last=$(states "$work/server.out" "$off" "$a" | awk 'END { print }')
+		case "$last" in closed|hijacked) ;; *) return 1 ;; esac
+	done
 }
 
 SECONDS=0
@@ -184,7 +193,7 @@ for ((k = 0; k < ${#scenarios[@]}; k++)); do
 	s=${scenarios[$k]}
 	want=$(awk -v n="$s" '$1 == n { $1 = ""; sub(/^ +/, ""); print; exit }' "$expected")
 	if [ -z "$want" ]; then
-		fail "$s" "no expected sequence in $expected"
+		fail_with "$s" "no expected sequence in $expected"
 		continue
 	fi
 	soff=$(nlines "$work/server.out")
@@ -195,12 +204,12 @@ for ((k = 0; k < ${#scenarios[@]}; k++)); do
 	rc=$?
 	if [ $rc != 0 ]; then
 		err=$(<"$work/$k.$s.client.err")
-		fail "$s" "client exit $rc: ${err:0:300}"
+		fail_with "$s" "client exit $rc: ${err:0:300}"
 		continue
 	fi
 	addrs=$(sed -n 's/^conn //p' "$work/$k.$s.client.out")
 	if [ -z "$addrs" ]; then
-		fail "$s" "client printed no conn lines"
+		fail_with "$s" "client printed no conn lines"
 		continue
 	fi
 	sc_addrs[$k]=$addrs
@@ -209,15 +218,7 @@ for ((k = 0; k < ${#scenarios[@]}; k++)); do
 	for a in $addrs; do addr_uses[$a]=$((${addr_uses[$a]:-0} + 1)); done
 
 	# Wait for the server's terminal line (closed or hijacked) per address.
-	for ((i = 0; i < 100; i++)); do
-		done_all=1
-		for a in $addrs; do
-			last=$(states "$work/server.out" "$soff" "$a" | awk 'END { print }')
-			case "$last" in closed|hijacked) ;; *) done_all=0 ;; esac
-		done
-		[ $done_all = 1 ] && break
-		sleep 0.05
-	done
+	wait_until 5 server_done "$soff" $addrs
 
 	msg=""
 	for a in $addrs; do
@@ -228,47 +229,41 @@ for ((k = 0; k < ${#scenarios[@]}; k++)); do
 		fi
 	done
 	if [ -n "$msg" ]; then
-		fail "$s" "Go server disagrees with ${expected##*/}" "${msg%$'\n'}"
+		fail_with "$s" "Go server disagrees with ${expected##*/}" "${msg%$'\n'}"
 		continue
 	fi
 
 	if [ -n "$connstate" ]; then
-		ok=0
-		for ((i = 0; i < 100; i++)); do
-			if check_connstate "$k" >/dev/null; then
-				ok=1
-				break
-			fi
-			sleep 0.05
-		done
-		if [ $ok != 1 ]; then
-			fail "$s" "connstate output differs" "$(check_connstate "$k")"
+		if ! wait_until 5 check_connstate "$k" >/dev/null; then
+			fail_with "$s" "connstate output differs" "$(check_connstate "$k")"
 			continue
 		fi
 	fi
 	sc_ok[$k]=1
-	echo "PASS $s"
-	passed=$((passed + 1))
+	# with connstate, the verdict waits for the look at late lines below
+	[ -n "$connstate" ] || pass "$s"
 done
 
 # A spurious extra line (a second closed, closed after hijacked) can arrive
-# just after the lines matched; look once more at the end of the run.
-if [ -n "$connstate" ] && [ "$passed" -gt 0 ]; then
-	sleep 0.5
+# just after the lines matched; look once more at the end of the run. This
+# looks for lines that must NOT come, so it waits a fixed time: no output
+# to poll for.
+if [ -n "$connstate" ]; then
+	[ ${#sc_ok[@]} -gt 0 ] && sleep 0.5
 	for ((k = 0; k < ${#scenarios[@]}; k++)); do
 		[ -n "${sc_ok[$k]:-}" ] || continue
 		reused=0
 		for a in ${sc_addrs[$k]}; do
 			[ "${addr_uses[$a]}" = 1 ] || reused=1
 		done
-		[ $reused = 0 ] || continue # port reused later in the run: window ambiguous
-		if ! out=$(check_connstate "$k"); then
-			passed=$((passed - 1))
-			fail "${scenarios[$k]}" "late connstate lines" "$out"
+		# port reused later in the run: window ambiguous, the first look stands
+		if [ $reused = 0 ] && ! out=$(check_connstate "$k"); then
+			fail_with "${scenarios[$k]}" "late connstate lines" "$out"
+		else
+			pass "${scenarios[$k]}"
 		fi
 	done
 fi
 
 echo "oracle: run took $SECONDS s" >&2
-echo "oracle: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+suite_end

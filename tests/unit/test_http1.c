@@ -368,6 +368,25 @@ static void line_of_64k_then_pipelined_request(void **st)
 	http1_free(&p);
 }
 
+/* RFC 9112 2.2: empty lines before a request line are skipped, counted in
+ * the message's bytes, and make no message of their own */
+static void leading_empty_lines_before_request_are_skipped(void **st)
+{
+	struct http1_parser p;
+	struct rec r = { 0 };
+
+	http1_init(&p, false);
+	feed(&p, &r, "\r\n\n\r\nGET /a HTTP/1.1\r\n\r\n");
+	assert_int_equal(r.heads, 1);
+	assert_true(r.h.valid);
+	assert_string_equal(r.h.method, "GET");
+	assert_string_equal(r.h.target, "/a");
+	assert_int_equal(r.dones, 1);
+	assert_int_equal(r.last_bytes, 5 + 19);
+	assert_int_equal(r.lost, 0);
+	http1_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +407,7 @@ int main(void)
 		cmocka_unit_test(fields_after_a_long_block_are_seen),
 		cmocka_unit_test(hole_in_a_long_start_line_loses_sync),
 		cmocka_unit_test(line_of_64k_then_pipelined_request),
+		cmocka_unit_test(leading_empty_lines_before_request_are_skipped),
 	};
 
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);

@@ -998,6 +998,74 @@ static void h2_garbage_after_preface_warns_once(void **st)
 	assert_string_equal(requests, "");
 }
 
+/* --- guards that a mutation once removed without any test noticing --- */
+
+/* Go closes a connection whose write failed, even if the response's last
+ * bytes go out afterwards: no idle */
+static void response_ended_after_failed_write_gives_no_idle(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello");
+	ev_ret(*st, CS_EV_WRITE, SK, -EPIPE);
+	ev_write(*st, SK, "world");
+	assert_string_equal(states, "new active");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_string_equal(requests, "GET / 200;");
+}
+
+/* A malformed head is answered and closed: what follows it is not framed
+ * (here a chunked body that is not one, which would lose sync and warn) */
+static void malformed_request_is_not_framed_further(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "NOT AN HTTP REQUEST\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n");
+	assert_string_equal(states, "new active");
+	ev_write(*st, SK, "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbad");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_string_equal(requests, "- - 400;");
+	assert_int_equal(warnings, 0);
+}
+
+/* The request that hijacked a connection is still told, with its 101 */
+static void hijacking_request_is_reported(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n");
+	ev_write(*st, SK, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\n");
+	assert_string_equal(requests, "GET /ws 101;");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active hijacked");
+	assert_string_equal(requests, "GET /ws 101;");
+}
+
+/* The server closes with a request read but no response begun (a handler
+ * that crashed): the request is told, incomplete, with no status */
+static void request_never_answered_is_reported_incomplete(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, "GET /crash HTTP/1.1\r\n\r\n");
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active closed");
+	assert_string_equal(requests, "GET /crash 0!;");
+}
+
+/* Empty lines before a request (a client's CRLF after a body) are no
+ * request of their own */
+static void crlf_before_request_is_skipped(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, OK_5);
+	ev_read(*st, SK, "\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle active idle closed");
+	assert_string_equal(requests, "GET / 200;GET /b 200;");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1040,6 +1108,11 @@ int main(void)
 		T(h2_big_write_followed_by_kernel_frame_headers),
 		T(h2_frame_header_in_hole_makes_it_uncertain),
 		T(h2_garbage_after_preface_warns_once),
+		T(response_ended_after_failed_write_gives_no_idle),
+		T(malformed_request_is_not_framed_further),
+		T(hijacking_request_is_reported),
+		T(request_never_answered_is_reported_incomplete),
+		T(crlf_before_request_is_skipped),
 #define T2(f) cmocka_unit_test_setup_teardown(f, loss_setup, teardown)
 		T2(lost_accept_is_told_under_its_real_address),
 		T2(event_without_addresses_of_unknown_conn_is_dropped),

@@ -4,7 +4,7 @@
 # Builds a gzip'd newc initramfs for the VM tests: busybox-static with its
 # applets, bash-static as /bin/bash (the oracle runner is a bash script),
 # each BIN in /bin (static ones preferred; a dynamic one gets the host's
-# libraries it needs), each --file SRC at DEST, and an /init
+# libraries it needs), tests/lib.sh as /lib.sh, each --file SRC at DEST, and an /init
 # that sets up the test environment, runs /test.sh under a time limit,
 # prints "vmtest: exit RC" and powers off.
 #
@@ -75,6 +75,9 @@ for bin in "$@"; do
 	cp "$bin" "$dest"
 	chmod 755 "$dest"
 done
+
+# the shell test helpers (tests/lib.sh), which the in-VM suites source
+cp "$(dirname "$0")/../lib.sh" "$root/lib.sh"
 
 while IFS= read -r spec; do
 	src=${spec%%:*}

@@ -4,7 +4,8 @@
 #
 # Builds the Go oracle server and client (static, CGO_ENABLED=0), puts them
 # with connstate (default ./connstate; a dynamic one gets its libraries)
-# and tests/oracle/{run.sh,expected.txt} into the initramfs and runs
+# and tests/oracle/{run.sh,expected.txt} (run.sh sources its ../lib.sh,
+# which mkinitramfs.sh puts at /lib.sh) into the initramfs and runs
 # tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
 set -eu
