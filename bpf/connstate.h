@@ -122,6 +122,20 @@ struct cs_conn {
 	__u8 held_len;
 	__u8 held[CS_PENDING_CAP];
 	__u32 rd_since_wr; /* bytes read since the last write, up to CS_HEAD_BLOCK_MAX */
+	/* HTTP/2 prior knowledge (the preface was the first read): where the
+	 * frame walk stands in each direction ([0] read, [1] written), carried
+	 * across syscalls. h2 is enum cs_h2. */
+	__u8 h2;
+	__u8 h2_hlen[2];	 /* bytes of a frame header cut by a syscall's end */
+	__u8 h2_hdr[2][CS_FRAME_HDR]; /* ... and those bytes */
+	__u32 h2_rem[2];	 /* from the next syscall's start to its first frame header */
+};
+
+enum cs_h2 {
+	CS_H2_UNDECIDED, /* no byte read yet */
+	CS_H2_NO,	 /* not HTTP/2 prior knowledge: never walked */
+	CS_H2_YES,	 /* walked */
+	CS_H2_LOST,	 /* the walk gave up once: never walked again */
 };
 
 /* Counters in the per-CPU array "stats", indexed by this enum. */
