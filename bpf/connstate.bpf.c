@@ -786,7 +786,7 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 
 	if (cs_h2_begin(sk, d, len, ev_off))
 		return;
-	for (i = 0; i < CS_MAX_FRAMES + CS_MAX_IOV + 1; i++)
+	for (i = 0; i < CS_WALK_STEPS + CS_MAX_IOV + 1; i++)
 		if (cs_h2_step(sk))
 			return;
 	/* more frames than the walk takes in one syscall */

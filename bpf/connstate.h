@@ -80,7 +80,10 @@ struct cs_event {
 	 * nframes struct cs_frame */
 };
 
-/* Frame headers walked per syscall of an HTTP/2 connection. */
+/* HTTP/2 frame headers followed per syscall (copied ones included), and
+ * reported per event (those outside the copied bytes): 1 MiB of 16 KiB
+ * DATA frames is 64 of them. */
+#define CS_WALK_STEPS 256
 #define CS_MAX_FRAMES 64
 #define CS_FRAME_HDR 9
 

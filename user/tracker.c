@@ -619,6 +619,10 @@ static void h2_payload(struct tr_conn *c, enum h2_dir dir, const struct cs_event
 
 	if (e->flags & CS_F_SENDFILE)
 		head = tail = 0;
+	/* the kernel will not report frame headers any more: later holes
+	 * would lose the stream, so unsure from here on */
+	if (e->flags & CS_F_WALK_CUT)
+		h2_on_lost_sync(c, dir);
 	if (head > len)
 		head = len;
 	if (tail > len - head)

@@ -766,6 +766,8 @@ static void ok(struct h2buf *f, uint32_t sid, uint32_t body)
 /* A read or write of f's bytes, copied as the kernel copies them (head
  * and tail), with the frame headers of the hole reported if walk is set
  * (the payload starts at a frame boundary). Empties f. */
+static uint16_t h2_io_flags; /* flags of the next h2_io event */
+
 static void h2_io(struct tracker *tr, uint16_t type, uint64_t sk, struct h2buf *f, bool walk)
 {
 	static struct {
@@ -780,6 +782,8 @@ static void h2_io(struct tracker *tr, uint16_t type, uint64_t sk, struct h2buf *
 	t.e.tgid = 42;
 	t.e.ts_ns = (test_clock += 1000);
 	t.e.ret = (int64_t)len;
+	t.e.flags = h2_io_flags;
+	h2_io_flags = 0;
 	if (len <= CS_HEAD_CAP) {
 		memcpy(t.data, f->b, len);
 		t.e.head_len = len;
@@ -979,6 +983,26 @@ static void h2_frame_header_in_hole_makes_it_uncertain(void **st)
 	assert_int_equal(warnings, 2); /* lost sync; HPACK of the server broken */
 }
 
+/* The kernel's walk gave up: unsure from then on, one warning. */
+static void h2_walk_cut_makes_it_uncertain(void **st)
+{
+	static struct h2buf f;
+
+	ev_accept(*st, SK, 1000);
+	h2_hello(*st, SK, &f);
+	get(&f, 1, "/a");
+	h2_io(*st, CS_EV_READ, SK, &f, false);
+	ok(&f, 1, 0);
+	h2_io_flags = CS_F_WALK_CUT;
+	h2_io(*st, CS_EV_WRITE, SK, &f, true);
+	get(&f, 3, "/b");
+	h2_io_flags = CS_F_WALK_CUT;
+	h2_io(*st, CS_EV_READ, SK, &f, false);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle active closed");
+	assert_int_equal(warnings, 1);
+}
+
 /* Preface then garbage: one warning, Go's states (it answers GOAWAY). */
 static void h2_garbage_after_preface_warns_once(void **st)
 {
@@ -1108,6 +1132,7 @@ int main(void)
 		T(h2_big_write_followed_by_kernel_frame_headers),
 		T(h2_frame_header_in_hole_makes_it_uncertain),
 		T(h2_garbage_after_preface_warns_once),
+		T(h2_walk_cut_makes_it_uncertain),
 		T(response_ended_after_failed_write_gives_no_idle),
 		T(malformed_request_is_not_framed_further),
 		T(hijacking_request_is_reported),
