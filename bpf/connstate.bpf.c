@@ -28,6 +28,9 @@
 
 /* iovecs walked per readv/writev/recvmsg/sendmsg; the rest is counted. */
 #define CS_MAX_IOV 8
+/* iovecs the HTTP/2 frame walk follows: nginx writes a 9-byte frame header
+ * and an 8 KiB payload per DATA frame, two iovecs each */
+#define CS_WALK_IOV 64
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -64,8 +67,8 @@ struct stash {
 /* An event being assembled: room for a full head copied at any offset
  * below CS_HEAD_CAP, which keeps the verifier's bounds simple. */
 struct walk {
-	__u64 base[CS_MAX_IOV]; /* the payload's pieces in user memory */
-	__u64 len[CS_MAX_IOV];
+	__u64 base[CS_WALK_IOV]; /* the payload's pieces in user memory */
+	__u64 len[CS_WALK_IOV];
 	__u32 n;
 	__u8 hdr[32];		 /* a frame header being read (room past 9 for the verifier) */
 	/* where the walk of the current syscall stands */
@@ -594,26 +597,33 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, _
 
 static const char h2_preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/* The payload's memory as up to CS_MAX_IOV pieces; false if unreadable. */
-static __always_inline bool walk_setup(struct walk *w, __u8 kind, __u64 ptr, __u64 cnt, __u64 len)
+/* The payload's memory as up to CS_WALK_IOV pieces in scratch slot 0's
+ * walk; 0 if unreadable. A global function: verified once. */
+__noinline int cs_walk_setup(__u32 kind, __u64 ptr, __u64 cnt, __u64 len)
 {
+	__u32 slot = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratches, &slot);
 	struct iovec iov;
+	struct walk *w;
 	int i;
 
+	if (!s)
+		return 0;
+	w = &s->w;
 	w->n = 0;
 	if (kind == K_BUF) {
 		w->base[0] = ptr;
 		w->len[0] = len;
 		w->n = 1;
-		return true;
+		return 1;
 	}
 	if (kind != K_IOV)
-		return false; /* sendfile: the bytes are in a file */
-	for (i = 0; i < CS_MAX_IOV; i++) {
+		return 0; /* sendfile: the bytes are in a file */
+	for (i = 0; i < CS_WALK_IOV; i++) {
 		if (i >= cnt || !len)
 			break;
 		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(ptr + i * sizeof(iov))))
-			return false;
+			return 0;
 		w->base[i] = (__u64)iov.iov_base;
 		w->len[i] = iov.iov_len < len ? iov.iov_len : len;
 		len -= w->len[i];
@@ -650,17 +660,17 @@ static __always_inline void h2_decide(struct walk *w, struct cs_conn *c)
 static __always_inline bool walk_read(struct walk *w, __u32 i, __u64 start, __u64 pos, __u8 *dst,
 				      __u32 n)
 {
-	__u64 in_i = start + w->len[i & (CS_MAX_IOV - 1)] - pos;
+	__u64 in_i = start + w->len[i & (CS_WALK_IOV - 1)] - pos;
 	__u32 a = clamped(in_i < n ? in_i : n, CS_FRAME_HDR), b;
 
-	if (!a || bpf_probe_read_user(dst, a, (void *)(w->base[i & (CS_MAX_IOV - 1)] + pos - start)))
+	if (!a || bpf_probe_read_user(dst, a, (void *)(w->base[i & (CS_WALK_IOV - 1)] + pos - start)))
 		return false;
 	if (a == n)
 		return true;
 	b = clamped(n - a, CS_FRAME_HDR);
-	if (i + 1 >= w->n || !b || b > w->len[(i + 1) & (CS_MAX_IOV - 1)])
+	if (i + 1 >= w->n || !b || b > w->len[(i + 1) & (CS_WALK_IOV - 1)])
 		return false;
-	return !bpf_probe_read_user(dst + bounded(a, 15), b, (void *)w->base[(i + 1) & (CS_MAX_IOV - 1)]);
+	return !bpf_probe_read_user(dst + bounded(a, 15), b, (void *)w->base[(i + 1) & (CS_WALK_IOV - 1)]);
 }
 
 /* The walk lost its place: say so once in the event, walk no more. */
@@ -742,9 +752,9 @@ __noinline int cs_h2_step(__u64 sk)
 		c->h2_rem[d] = pos - len;
 		return 1;
 	}
-	if (w->pi >= w->n || w->pi >= CS_MAX_IOV)
+	if (w->pi >= w->n || w->pi >= CS_WALK_IOV)
 		return walk_lost(s, c);
-	end = w->ps + w->len[w->pi & (CS_MAX_IOV - 1)];
+	end = w->ps + w->len[w->pi & (CS_WALK_IOV - 1)];
 	if (pos >= end) {
 		w->ps = end;
 		w->pi++;
@@ -786,7 +796,7 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 
 	if (cs_h2_begin(sk, d, len, ev_off))
 		return;
-	for (i = 0; i < CS_WALK_STEPS + CS_MAX_IOV + 1; i++)
+	for (i = 0; i < CS_WALK_STEPS + CS_WALK_IOV + 1; i++)
 		if (cs_h2_step(sk))
 			return;
 	/* more frames than the walk takes in one syscall */
@@ -846,13 +856,13 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
-			if (walk_setup(&s->w, st.kind, st.ptr, st.cnt, ret))
+			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret))
 				h2_decide(&s->w, c);
 			else
 				c->h2 = CS_H2_NO;
 		}
 		if (c->h2 == CS_H2_YES) {
-			if (walk_setup(&s->w, st.kind, st.ptr, st.cnt, ret)) {
+			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret)) {
 				h2_walk(s, c, st.sk, st.dir == CS_EV_WRITE, ret, off);
 			} else {
 				c->h2 = CS_H2_LOST;
