@@ -13,6 +13,7 @@ pkgs=(
 	util-linux iproute2                                                   # setpriv, unshare
 	man-db prometheus                                                     # man -l; a real scrape of --metrics
 	strace                                                                # load: partial attach
+	nghttp2-client nghttp2-server jq                                      # h2servers: nghttp, h2load, nghttpd
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)
