@@ -57,7 +57,7 @@ MISSING_TOOLS = $(strip $(foreach t,$(CLANG) $(BPFTOOL) $(CC),$(if $(shell comma
 	$(if $(wildcard /usr/include/libelf.h /usr/include/libelf/libelf.h),,libelf-dev) \
 	$(if $(wildcard /usr/include/zlib.h),,zlib1g-dev))
 
-.PHONY: all clean check unit integration demo format vmtest bench deps buildtools install uninstall
+.PHONY: all clean check unit integration demo format vmtest bench soak deps buildtools install uninstall
 .DELETE_ON_ERROR:
 # keep the BPF object and skeleton: they are inputs, not leftovers
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS)) $(SKELS)

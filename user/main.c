@@ -338,22 +338,28 @@ static void drain_unseen_ends(struct app *a, struct ring_buffer *rb)
 {
 	static struct cs_end ends[4096];
 	int fd = bpf_map__fd(a->skel->maps.unseen_ends);
-	__u64 key, next, *prev = NULL;
-	size_t n = 0, i;
+	__u64 key, next, *prev;
+	size_t n, i;
 
-	while (n < sizeof(ends) / sizeof(ends[0]) && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &ends[n]))
-			n++;
-	}
-	if (!n)
-		return;
-	for (i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &ends[i].gen);
-	ring_buffer__consume(rb);
-	for (i = 0; i < n; i++)
-		tracker_end_unseen(a->tracker, ends[i].sk, &ends[i]);
+	/* in batches until the map is empty: a batch that fills ends[] is
+	 * not the last */
+	do {
+		n = 0;
+		prev = NULL;
+		while (n < sizeof(ends) / sizeof(ends[0]) &&
+		       !bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (!bpf_map_lookup_elem(fd, &key, &ends[n]))
+				n++;
+		}
+		for (i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, &ends[i].gen);
+		if (n)
+			ring_buffer__consume(rb);
+		for (i = 0; i < n; i++)
+			tracker_end_unseen(a->tracker, ends[i].sk, &ends[i]);
+	} while (n == sizeof(ends) / sizeof(ends[0]));
 }
 
 /* Whether the kernel still tracks the connection (sk, gen): after stop,

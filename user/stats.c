@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "stats.h"
 
 /* Methods get a label of their own; any other is OTHER, so a client cannot
@@ -342,14 +343,7 @@ void stats_interval(struct stats *s, const struct stats_open *open, double secs,
 				fputs("{\"type\":\"summary\",\"cgroup\":", f);
 			/* comm is the process's own name: escape as any string */
 			fputc('"', f);
-			for (const char *c = t->comm; *c; c++) {
-				if (*c == '"' || *c == '\\')
-					fprintf(f, "\\%c", *c);
-				else if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
-					fprintf(f, "\\u%04x", (unsigned char)*c);
-				else
-					fputc(*c, f);
-			}
+			esc_puts(f, t->comm, ESC_JSON);
 			fprintf(f,
 				"\",\"interval_s\":%.3f,\"open\":{\"new\":%" PRIu64
 				",\"active\":%" PRIu64 ",\"idle\":%" PRIu64 "},\"requests\":%" PRIu64
@@ -373,9 +367,7 @@ void stats_interval(struct stats *s, const struct stats_open *open, double secs,
 				fprintf(f, "Summary: pid %u (", t->pid);
 			else
 				fputs("Summary: cgroup ", f);
-			for (const char *c = t->comm; *c; c++)
-				fputc((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f ? '?' : *c,
-				      f);
+			esc_puts(f, t->comm, ESC_TEXT);
 			fprintf(f,
 				"%s, last %.1f s: open %" PRIu64 " new, %" PRIu64 " active, %" PRIu64
 				" idle; %" PRIu64 " requests (2xx %" PRIu64 ", 3xx %" PRIu64

@@ -344,14 +344,15 @@ same_as_go() { has_closed && diff -q "$work/server.out" "$work/cs.out" >/dev/nul
 v4_srv=$srv_pid
 v4_port=$port
 if start_server '[::1]:0' && start_connstate -p "$srv_pid" -S; then
-	"$oracle/client" -addr "[::1]:$port" -scenario keepalive_1 >/dev/null
+	"$oracle/client" -addr "[::1]:$port" -scenario keepalive_1 >/dev/null 2>"$work/client.err"
+	crc=$?
 	wait_until 5 same_as_go
 	stop_connstate INT
 	if [ -s "$work/server.out" ] && grep -q '^Client: \[::1\]:' "$work/server.out" &&
 		diff "$work/server.out" "$work/cs.out" >/dev/null; then
 		pass ipv6_client_printed_as_go_prints_it
 	else
-		fail ipv6_client_printed_as_go_prints_it "go: $(cat "$work/server.out") connstate: $(cat "$work/cs.out")"
+		fail ipv6_client_printed_as_go_prints_it "go: $(cat "$work/server.out") connstate: $(cat "$work/cs.out"); client (port '$port') rc $crc: $(head -c 300 "$work/client.err"); server: $(head -c 200 "$work/server.err")"
 	fi
 	kill "$srv_pid"
 else
