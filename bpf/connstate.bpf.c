@@ -28,6 +28,9 @@
 
 /* iovecs walked per readv/writev/recvmsg/sendmsg; the rest is counted. */
 #define CS_MAX_IOV 8
+/* iovecs the HTTP/2 frame walk follows: nginx writes a 9-byte frame header
+ * and an 8 KiB payload per DATA frame, two iovecs each */
+#define CS_WALK_IOV 64
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -64,9 +67,21 @@ struct stash {
 
 /* An event being assembled: room for a full head copied at any offset
  * below CS_HEAD_CAP, which keeps the verifier's bounds simple. */
+struct walk {
+	__u64 base[CS_WALK_IOV]; /* the payload's pieces in user memory */
+	__u64 len[CS_WALK_IOV];
+	__u32 n;
+	__u8 hdr[32];		 /* a frame header being read (room past 9 for the verifier) */
+	/* where the walk of the current syscall stands */
+	__u64 pos, total, ev_off, ps; /* ps: offset of piece pi */
+	__u32 pi, d;
+};
+
 struct scratch {
 	struct cs_event e;
+	/* head, tail, then the HTTP/2 frame records (struct cs_frame) */
 	__u8 data[2 * CS_HEAD_CAP + CS_TAIL_CAP];
+	struct walk w; /* not sent */
 };
 
 struct {
@@ -281,6 +296,9 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 
 	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
 		len = CS_HEAD_CAP + CS_TAIL_CAP;
+	len += (__u64)s->e.nframes * sizeof(struct cs_frame);
+	if (len > sizeof(s->data))
+		len = sizeof(s->data);
 	if (c) {
 		s->e.lost = c->lost;
 		s->e.gen = c->gen;
@@ -591,6 +609,224 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, _
 		s->e.flags |= CS_F_TRUNC_IOV;
 }
 
+/*
+ * HTTP/2 frame walk. The user side frames HTTP/2 from the copied bytes,
+ * but a write of many 16 KiB DATA frames (nginx, nghttpd) puts frame
+ * headers past the copied head, where it would lose the stream. So for a
+ * connection whose first read was the client preface, the kernel follows
+ * frame headers through every read and write by their 24-bit lengths and
+ * appends those the copy missed to the event. Other connections pay one
+ * comparison per syscall and one 24-byte read at their first read.
+ */
+
+static const char h2_preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* The payload's memory as up to CS_WALK_IOV pieces in scratch slot 0's
+ * walk; 0 if unreadable. A global function: verified once. */
+__noinline int cs_walk_setup(__u32 kind, __u64 ptr, __u64 cnt, __u64 len)
+{
+	__u32 slot = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratches, &slot);
+	struct iovec iov;
+	struct walk *w;
+	int i;
+
+	if (!s)
+		return 0;
+	w = &s->w;
+	w->n = 0;
+	if (kind == K_BUF) {
+		w->base[0] = ptr;
+		w->len[0] = len;
+		w->n = 1;
+		return 1;
+	}
+	if (kind != K_IOV)
+		return 0; /* sendfile: the bytes are in a file */
+	for (i = 0; i < CS_WALK_IOV; i++) {
+		if (i >= cnt || !len)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(ptr + i * sizeof(iov))))
+			return 0;
+		w->base[i] = (__u64)iov.iov_base;
+		w->len[i] = iov.iov_len < len ? iov.iov_len : len;
+		len -= w->len[i];
+		w->n = i + 1;
+	}
+	return !len;
+}
+
+static __always_inline __u32 frame_len(const __u8 *h)
+{
+	return (__u32)h[0] << 16 | (__u32)h[1] << 8 | h[2];
+}
+
+/* The first read decides whether c is walked: the whole preface in its
+ * first piece (clients send it in one write). */
+static __always_inline void h2_decide(struct walk *w, struct cs_conn *c)
+{
+	__u64 got[3], want[3];
+
+	c->h2 = CS_H2_NO;
+	if (!w->n || w->len[0] < sizeof(h2_preface) ||
+	    bpf_probe_read_user(got, sizeof(got), (void *)w->base[0]))
+		return;
+	__builtin_memcpy(want, h2_preface, sizeof(want));
+	if (got[0] != want[0] || got[1] != want[1] || got[2] != want[2])
+		return;
+	c->h2 = CS_H2_YES;
+	c->h2_rem[0] = sizeof(h2_preface);
+}
+
+/* Reads n (1..CS_FRAME_HDR) bytes at payload offset pos, which lies in
+ * piece i (starting at offset start), into dst; a header may go on into
+ * piece i + 1. */
+static __always_inline bool walk_read(struct walk *w, __u32 i, __u64 start, __u64 pos, __u8 *dst,
+				      __u32 n)
+{
+	__u64 in_i = start + w->len[i & (CS_WALK_IOV - 1)] - pos;
+	__u32 a = clamped(in_i < n ? in_i : n, CS_FRAME_HDR), b;
+
+	if (!a || bpf_probe_read_user(dst, a, (void *)(w->base[i & (CS_WALK_IOV - 1)] + pos - start)))
+		return false;
+	if (a == n)
+		return true;
+	b = clamped(n - a, CS_FRAME_HDR);
+	if (i + 1 >= w->n || !b || b > w->len[(i + 1) & (CS_WALK_IOV - 1)])
+		return false;
+	return !bpf_probe_read_user(dst + bounded(a, 15), b, (void *)w->base[(i + 1) & (CS_WALK_IOV - 1)]);
+}
+
+/* The walk lost its place: say so once in the event, walk no more. */
+static __always_inline int walk_lost(struct scratch *s, struct cs_conn *c)
+{
+	s->e.flags |= CS_F_WALK_CUT;
+	c->h2 = CS_H2_LOST;
+	return 1;
+}
+
+/*
+ * The frame walk of one syscall is the loop in h2_walk() around these two
+ * global functions: the verifier checks a global function once, with all
+ * of its state in the scratch map, instead of once per path and iteration.
+ * Both return 1 when the walk of this syscall is over.
+ *
+ * cs_h2_begin: sets the walk up for len bytes of sk's connection in
+ * direction d (0 read, 1 write), whose event covers the payload from
+ * ev_off on (reads sent in pieces start later), and finishes a frame
+ * header cut by the previous syscall's end (the copies hold its bytes;
+ * the walk needs only its length).
+ */
+__noinline int cs_h2_begin(__u64 sk, __u32 d, __u64 len, __u64 ev_off)
+{
+	__u32 slot = 0, hlen, want;
+	struct scratch *s = bpf_map_lookup_elem(&scratches, &slot);
+	struct cs_conn *c = bpf_map_lookup_elem(&conns, &sk);
+	struct walk *w;
+
+	if (!s || !c)
+		return 1;
+	w = &s->w;
+	d &= 1;
+	w->d = d;
+	w->total = len;
+	w->ev_off = ev_off > len ? len : ev_off;
+	w->pi = 0;
+	w->ps = 0;
+	s->e.nframes = 0;
+	hlen = c->h2_hlen[d];
+	if (!hlen) {
+		w->pos = c->h2_rem[d];
+		return 0;
+	}
+	want = CS_FRAME_HDR - clamped(hlen, CS_FRAME_HDR - 1);
+	__builtin_memcpy(w->hdr, c->h2_hdr[d], CS_FRAME_HDR);
+	if (!w->n)
+		return walk_lost(s, c);
+	if (len < want) {
+		if (!walk_read(w, 0, 0, 0, w->hdr + bounded(hlen, 15), clamped(len, CS_FRAME_HDR - 1)))
+			return walk_lost(s, c);
+		__builtin_memcpy(c->h2_hdr[d], w->hdr, CS_FRAME_HDR);
+		c->h2_hlen[d] = hlen + len;
+		return 1;
+	}
+	if (!walk_read(w, 0, 0, 0, w->hdr + bounded(hlen, 15), want))
+		return walk_lost(s, c);
+	c->h2_hlen[d] = 0;
+	w->pos = want + frame_len(w->hdr);
+	return 0;
+}
+
+/* cs_h2_step: one frame header, or one piece passed. */
+__noinline int cs_h2_step(__u64 sk)
+{
+	__u32 slot = 0, rec, n, d;
+	struct scratch *s = bpf_map_lookup_elem(&scratches, &slot);
+	struct cs_conn *c = bpf_map_lookup_elem(&conns, &sk);
+	__u64 pos, len, rp, end;
+	struct walk *w;
+
+	if (!s || !c)
+		return 1;
+	w = &s->w;
+	d = w->d & 1;
+	pos = w->pos;
+	len = w->total;
+	if (pos >= len) {
+		c->h2_rem[d] = pos - len;
+		return 1;
+	}
+	if (w->pi >= w->n || w->pi >= CS_WALK_IOV)
+		return walk_lost(s, c);
+	end = w->ps + w->len[w->pi & (CS_WALK_IOV - 1)];
+	if (pos >= end) {
+		w->ps = end;
+		w->pi++;
+		return 0;
+	}
+	if (len - pos < CS_FRAME_HDR) {
+		/* cut by the end of this syscall: the tail copy holds it */
+		if (!walk_read(w, w->pi, w->ps, pos, w->hdr, clamped(len - pos, 8)))
+			return walk_lost(s, c);
+		__builtin_memcpy(c->h2_hdr[d], w->hdr, CS_FRAME_HDR);
+		c->h2_hlen[d] = len - pos;
+		c->h2_rem[d] = 0;
+		return 1;
+	}
+	if (!walk_read(w, w->pi, w->ps, pos, w->hdr, CS_FRAME_HDR))
+		return walk_lost(s, c);
+	rp = pos - w->ev_off;
+	n = s->e.nframes;
+	if (pos >= w->ev_off && rp + CS_FRAME_HDR > s->e.head_len &&
+	    rp < w->total - w->ev_off - s->e.tail_len) {
+		if (n >= CS_MAX_FRAMES)
+			return walk_lost(s, c);
+		rec = s->e.head_len + s->e.tail_len + n * sizeof(struct cs_frame);
+		rec = bounded(rec, 8191);
+		*(__u32 *)(s->data + rec) = rp;
+		__builtin_memcpy(s->data + rec + 4, w->hdr, CS_FRAME_HDR);
+		s->e.nframes = n + 1;
+	}
+	w->pos = pos + CS_FRAME_HDR + frame_len(w->hdr);
+	return 0;
+}
+
+/* Walks the frame headers of a syscall whose pieces s->w holds, appending
+ * to s's event those that lie in its hole. */
+static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 sk, __u32 d,
+				    __u64 len, __u64 ev_off)
+{
+	int i;
+
+	if (cs_h2_begin(sk, d, len, ev_off))
+		return;
+	for (i = 0; i < CS_WALK_STEPS + CS_WALK_IOV + 1; i++)
+		if (cs_h2_step(sk))
+			return;
+	/* more frames than the walk takes in one syscall */
+	walk_lost(s, c);
+}
+
 static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -650,6 +886,20 @@ static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
 			copy_iov(s, st.ptr, st.cnt, ret);
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
+		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
+			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret))
+				h2_decide(&s->w, c);
+			else
+				c->h2 = CS_H2_NO;
+		}
+		if (c->h2 == CS_H2_YES) {
+			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret)) {
+				h2_walk(s, c, st.sk, st.dir == CS_EV_WRITE, ret, off);
+			} else {
+				c->h2 = CS_H2_LOST;
+				s->e.flags |= CS_F_WALK_CUT;
+			}
+		}
 	}
 	if (ret > 0)
 		c->rd_since_wr = st.dir == CS_EV_WRITE ? 0 :

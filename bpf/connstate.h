@@ -55,6 +55,9 @@ enum cs_event_flags {
 	/* a READ or WRITE made inside a TLS library call: ciphertext, so
 	 * nothing is copied; the connection is TLS */
 	CS_F_TLS = 1 << 5,
+	/* HTTP/2: the frame walk stopped before the end of the payload (more
+	 * than CS_MAX_FRAMES frames, or unreadable memory) */
+	CS_F_WALK_CUT = 1 << 6,
 };
 
 struct cs_addr {
@@ -77,11 +80,28 @@ struct cs_event {
 	__u16 tail_len; /* bytes of data[] after head: the payload's last bytes */
 	__u8 tcp_old;
 	__u8 tcp_new;
-	__u8 pad[6];
+	__u8 nframes;	/* struct cs_frame records after the payload bytes */
+	__u8 pad[5];
 	__u64 gen;	/* the connection's generation: tells a reused sk apart */
 	struct cs_addr local;  /* ACCEPT, ADOPT and CS_F_ADDRS only */
 	struct cs_addr remote; /* ACCEPT, ADOPT and CS_F_ADDRS only */
-	/* head_len + tail_len bytes of payload follow the struct */
+	/* head_len + tail_len bytes of payload follow the struct, then
+	 * nframes struct cs_frame */
+};
+
+/* HTTP/2 frame headers followed per syscall (copied ones included), and
+ * reported per event (those outside the copied bytes): 1 MiB of 16 KiB
+ * DATA frames is 64 of them. */
+#define CS_WALK_STEPS 256
+#define CS_MAX_FRAMES 64
+#define CS_FRAME_HDR 9
+
+/* An HTTP/2 frame header that starts past the copied head of a read or
+ * write of a connection the kernel knows speaks HTTP/2. */
+struct cs_frame {
+	__u32 off; /* from the start of this syscall's payload */
+	__u8 hdr[CS_FRAME_HDR];
+	__u8 pad[3];
 };
 
 /* A connection whose CLOSE or DESTROY event was lost, in the hash map
@@ -114,6 +134,20 @@ struct cs_conn {
 	__u8 held_len;
 	__u8 held[CS_PENDING_CAP];
 	__u32 rd_since_wr; /* bytes read since the last write, up to CS_HEAD_BLOCK_MAX */
+	/* HTTP/2 prior knowledge (the preface was the first read): where the
+	 * frame walk stands in each direction ([0] read, [1] written), carried
+	 * across syscalls. h2 is enum cs_h2. */
+	__u8 h2;
+	__u8 h2_hlen[2];	 /* bytes of a frame header cut by a syscall's end */
+	__u8 h2_hdr[2][CS_FRAME_HDR]; /* ... and those bytes */
+	__u32 h2_rem[2];	 /* from the next syscall's start to its first frame header */
+};
+
+enum cs_h2 {
+	CS_H2_UNDECIDED, /* no byte read yet */
+	CS_H2_NO,	 /* not HTTP/2 prior knowledge: never walked */
+	CS_H2_YES,	 /* walked */
+	CS_H2_LOST,	 /* the walk gave up once: never walked again */
 };
 
 /* A TLS library call in progress on a thread, the value of the hash map

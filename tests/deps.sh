@@ -14,6 +14,7 @@ pkgs=(
 	util-linux iproute2                                                   # setpriv, unshare
 	man-db prometheus                                                     # man -l; a real scrape of --metrics
 	strace                                                                # load: partial attach
+	nghttp2-client nghttp2-server jq                                      # h2servers: nghttp, h2load, nghttpd
 	wrk                                                                   # load: faults, soak
 )
 if [ "${BENCH:-0}" = 1 ]; then

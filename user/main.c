@@ -201,7 +201,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct app *a = ctx;
 	const struct cs_event *e = data;
 
-	if (size < sizeof(*e) || sizeof(*e) + e->head_len + e->tail_len > size)
+	if (size < sizeof(*e) ||
+	    sizeof(*e) + e->head_len + e->tail_len + e->nframes * sizeof(struct cs_frame) > size)
 		return 0;
 	if (e->type == CS_EV_PROC_FORK)
 		live_add(a, e->tgid, slot_of(a, e->fd)); /* fd: the parent */

@@ -92,7 +92,9 @@ void output_request(struct output *o, const struct tr_conn *c, const struct tr_r
 	double ms = (double)(r->end_ns - r->start_ns) / 1e6;
 	char version[16] = "-";
 
-	if (r->valid)
+	if (r->stream)
+		strcpy(version, "HTTP/2");
+	else if (r->valid)
 		snprintf(version, sizeof(version), "HTTP/%d.%d", r->major, r->minor);
 	begin(o, c, r->end_ns, "request");
 	if (!o->json) {
@@ -116,6 +118,8 @@ void output_request(struct output *o, const struct tr_conn *c, const struct tr_r
 	output_json_string(o->f, r->method);
 	fputs(",\"path\":", o->f);
 	put_target(o, r->valid ? r->target : "");
+	if (r->stream)
+		fprintf(o->f, ",\"stream\":%" PRIu32, r->stream);
 	fprintf(o->f,
 		",\"version\":\"%s\",\"status\":%d,\"complete\":%s,\"duration_ms\":%.3f,"
 		"\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 "}\n",

@@ -9,6 +9,10 @@
  *           already read (pipelined) then makes it active at once;
  *  hijacked a 101, or a 2xx to CONNECT, was written; nothing follows;
  *  closed   the server closed its last descriptor, or the socket died.
+ * HTTP/2 (the preface, or an h2c upgrade) has Go's own rules, told by the
+ * framing module in http2.c: active and idle after the preface, active
+ * when open streams go 0 -> 1, idle when back to 0, each time Go calls its
+ * hook (repeats included); hijacked only by the h2c upgrade's 101.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,6 +93,7 @@ static void free_conn_list(struct tr_conn *c)
 
 		http1_free(&c->req);
 		http1_free(&c->resp);
+		h2_free(c->h2);
 		free_requests(c->queue);
 		free(c);
 		c = n;
@@ -188,6 +193,8 @@ static void conn_remove(struct tracker *t, struct tr_conn *c)
 	*pp = c->hnext;
 	http1_free(&c->req);
 	http1_free(&c->resp);
+	h2_free(c->h2);
+	c->h2 = NULL;
 	while ((r = c->queue)) {
 		c->queue = r->next;
 		r->next = t->free_reqs;
@@ -431,21 +438,341 @@ static bool looks_like_request_start(const uint8_t *d, size_t n)
 	return false;
 }
 
-/* A protocol whose bytes say nothing about HTTP/1 requests. */
+/* A protocol whose bytes say nothing about HTTP requests (until the TLS
+ * issue gives us its plaintext). */
 static const char *opaque_protocol(const uint8_t *d, size_t n)
 {
-	static const char h2[] = "PRI * HTTP/2.0\r\n";
-
 	if (n >= 3 && d[0] == 0x16 && d[1] == 0x03 && d[2] <= 0x04)
 		return "TLS";
-	if (n >= sizeof(h2) - 1 && !memcmp(d, h2, sizeof(h2) - 1))
-		return "HTTP/2";
 	return NULL;
+}
+
+/* --- HTTP/2: the framing module's facts, in Go's words --- */
+
+/* Go's HTTP/2 server calls its hook on every change it makes, a repeat
+ * included (an upgraded connection prints active twice). */
+static void h2_state(struct tr_conn *c, enum cs_state next)
+{
+	enum cs_state prev = c->state;
+
+	c->state = next;
+	if (c->uncertain)
+		return;
+	if (c->t->ops->on_state)
+		c->t->ops->on_state(c->t->ctx, c, prev, c->now);
+}
+
+static struct tr_request *stream_find(struct tr_conn *c, uint32_t id)
+{
+	struct tr_request *r;
+
+	for (r = c->queue; r && r->stream != id; r = r->next)
+		;
+	return r;
+}
+
+static void stream_unlink(struct tr_conn *c, struct tr_request *r)
+{
+	struct tr_request **pp = &c->queue;
+
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	r->next = c->t->free_reqs;
+	c->t->free_reqs = r;
+}
+
+static void h2_on_preface(void *ctx)
+{
+	h2_state(ctx, CS_ST_ACTIVE); /* Go: "we can't go directly to idle" */
+	h2_state(ctx, CS_ST_IDLE);
+}
+
+static void h2_on_stream_open(void *ctx, const struct h2_stream_info *s, unsigned open)
+{
+	struct tr_conn *c = ctx;
+	struct tr_request *r = req_push(c);
+
+	if (r) {
+		r->stream = s->id;
+		r->valid = s->path[0] != '\0';
+		strcpy(r->method, s->method[0] ? s->method : "-");
+		snprintf(r->target, sizeof(r->target), "%s", s->path);
+		r->target_truncated = strlen(s->path) >= sizeof(s->path) - 1;
+		r->major = 2;
+		r->head_done = true;
+	}
+	if (open == 1)
+		h2_state(c, CS_ST_ACTIVE);
+}
+
+static void h2_on_stream_close(void *ctx, const struct h2_stream_info *s, enum h2_close_why why,
+			       unsigned open)
+{
+	struct tr_conn *c = ctx;
+	struct tr_request *r = stream_find(c, s->id);
+
+	if (r) {
+		r->status = s->status;
+		r->resp_started = s->status != 0;
+		r->bytes_in = s->bytes_in;
+		r->bytes_out = s->bytes_out;
+		report_request(c, r, why == H2_CLOSE_ENDED);
+		stream_unlink(c, r);
+	}
+	if (!open)
+		h2_state(c, CS_ST_IDLE);
+}
+
+static void h2_on_error(void *ctx, enum h2_dir dir, const char *reason)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "HTTP/2 protocol error by the %s: %s",
+		 dir == H2_CLIENT ? "client" : "server", reason);
+	warn(ctx, msg);
+}
+
+static void h2_on_hpack_broken(void *ctx, enum h2_dir dir, const char *reason)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg),
+		 "HTTP/2 %s headers cannot be decoded any more (%s); they print as -",
+		 dir == H2_CLIENT ? "request" : "response", reason);
+	warn(ctx, msg);
+}
+
+static void h2_on_lost_sync(void *ctx, enum h2_dir dir)
+{
+	struct tr_conn *c = ctx;
+
+	(void)dir;
+	if (!c->h2_lost_told)
+		warn(c, "HTTP/2 frames cannot be followed (a frame header was not copied); "
+			"states withheld");
+	c->h2_lost_told = true;
+	mark_uncertain(c);
+}
+
+static const struct h2_cb h2_cbs = {
+	.on_preface = h2_on_preface,
+	.on_stream_open = h2_on_stream_open,
+	.on_stream_close = h2_on_stream_close,
+	.on_error = h2_on_error,
+	.on_hpack_broken = h2_on_hpack_broken,
+	.on_lost_sync = h2_on_lost_sync,
+};
+
+/* HTTP/2 from here on. Each direction is framed from h2_base, its offset
+ * 0 of the module: by default the bytes after those seen so far (a server
+ * that wrote SETTINGS before the preface was read starts at its next
+ * write, a frame boundary); the callers move it where HTTP/2 began. */
+static bool h2_start(struct tr_conn *c)
+{
+	c->h2 = h2_new(&h2_cbs, c);
+	if (!c->h2) {
+		c->opaque = true;
+		warn(c, "out of memory for HTTP/2 framing; only its end will be told");
+		return false;
+	}
+	c->h2_base[H2_CLIENT] = c->io_off[H2_CLIENT];
+	c->h2_base[H2_SERVER] = c->io_off[H2_SERVER];
+	return true;
+}
+
+/* Bytes [i, i + n) of a syscall whose byte 0 is at module offset pos0 (it
+ * may be negative: HTTP/2 began inside it); p NULL for uncopied bytes.
+ * What the module already has (a frame header the kernel reported) and
+ * what came before HTTP/2 are left out. */
+static void h2_give(struct tr_conn *c, enum h2_dir dir, int64_t pos0, uint64_t i, const uint8_t *p,
+		    uint64_t n)
+{
+	int64_t at = pos0 + (int64_t)i, have = (int64_t)h2_offset(c->h2, dir);
+	uint64_t cut;
+
+	if (at + (int64_t)n <= have)
+		return;
+	if (at < have) {
+		cut = (uint64_t)(have - at);
+		if (p)
+			p += cut;
+		n -= cut;
+		at = have;
+	}
+	if (at > have) /* cannot happen: offsets only grow with the bytes given */
+		h2_skip(c->h2, dir, (uint64_t)(at - have));
+	if (p)
+		h2_feed(c->h2, dir, p, n);
+	else
+		h2_skip(c->h2, dir, n);
+}
+
+/* One read or write of an HTTP/2 connection: the copied head, the hole
+ * with the frame headers the kernel walked in it, then the copied tail. */
+static void h2_payload(struct tr_conn *c, enum h2_dir dir, const struct cs_event *e,
+		       const uint8_t *data, int64_t pos0)
+{
+	uint64_t len = (uint64_t)e->ret, head = e->head_len, tail = e->tail_len, hole;
+	const uint8_t *rec = data + e->head_len + e->tail_len;
+	unsigned k;
+
+	if (e->flags & CS_F_SENDFILE)
+		head = tail = 0;
+	/* the kernel will not report frame headers any more: later holes
+	 * would lose the stream, so unsure from here on */
+	if (e->flags & CS_F_WALK_CUT)
+		h2_on_lost_sync(c, dir);
+	if (head > len)
+		head = len;
+	if (tail > len - head)
+		tail = len - head;
+	hole = len - head - tail;
+	h2_give(c, dir, pos0, 0, data, head);
+	for (k = 0; hole && k < e->nframes; k++) {
+		struct cs_frame f;
+		struct h2_frame_hdr fh;
+
+		memcpy(&f, rec + k * sizeof(f), sizeof(f));
+		/* only what the copied bytes do not hold whole */
+		if (f.off + H2_FRAME_HEADER_LEN <= head || f.off >= head + hole ||
+		    pos0 + (int64_t)f.off < (int64_t)h2_offset(c->h2, dir) - H2_FRAME_HEADER_LEN)
+			continue;
+		fh.length = (uint32_t)f.hdr[0] << 16 | (uint32_t)f.hdr[1] << 8 | f.hdr[2];
+		fh.type = f.hdr[3];
+		fh.flags = f.hdr[4];
+		fh.stream_id = ((uint32_t)f.hdr[5] << 24 | (uint32_t)f.hdr[6] << 16 |
+				(uint32_t)f.hdr[7] << 8 | f.hdr[8]) & 0x7fffffff;
+		if (pos0 + (int64_t)f.off >= 0)
+			h2_frame_at(c->h2, dir, (uint64_t)(pos0 + (int64_t)f.off), &fh);
+	}
+	/* a frame header left in the hole loses sync there (and says so) */
+	if (hole)
+		h2_give(c, dir, pos0, head, NULL, hole);
+	if (tail)
+		h2_give(c, dir, pos0, head + hole, data + e->head_len, tail);
+}
+
+static int64_t h2_pos0(const struct tr_conn *c, enum h2_dir dir, uint64_t at)
+{
+	return (int64_t)at - (int64_t)c->h2_base[dir];
+}
+
+/* Gives the held first client bytes to HTTP/1 after all. */
+static void flush_pre(struct tr_conn *c)
+{
+	uint8_t n = c->pre_len;
+
+	if (!n)
+		return;
+	c->pre_len = 0;
+	http1_feed(&c->req, c->pre, n, &req_cb, c);
+}
+
+/*
+ * The first client bytes choose the framing module: the preface picks
+ * HTTP/2; a shorter start of it is held until more come. Returns whether
+ * the event was taken (held, or fed to HTTP/2); at is io_off before it.
+ */
+static bool pick_h2(struct tr_conn *c, const struct cs_event *e, const uint8_t *data, uint64_t at)
+{
+	uint8_t buf[H2_PREFACE_LEN];
+	size_t n = c->pre_len, take;
+
+	if (at != n || c->queue || c->requests)
+		return false;
+	take = H2_PREFACE_LEN - n < e->head_len ? H2_PREFACE_LEN - n : e->head_len;
+	memcpy(buf, c->pre, n);
+	memcpy(buf + n, data, take);
+	if (!take || !h2_is_preface(buf, n + take) ||
+	    (n + take < H2_PREFACE_LEN && take < (uint64_t)e->ret)) {
+		flush_pre(c);
+		return false;
+	}
+	if (n + take < H2_PREFACE_LEN) {
+		memcpy(c->pre + n, data, take);
+		c->pre_len = (uint8_t)(n + take);
+		return true;
+	}
+	c->pre_len = 0;
+	if (!h2_start(c))
+		return true;
+	c->h2_base[H2_CLIENT] = 0; /* the held bytes and this read */
+	h2_feed(c->h2, H2_CLIENT, c->pre, n);
+	h2_payload(c, H2_CLIENT, e, data, h2_pos0(c, H2_CLIENT, at));
+	return true;
+}
+
+static size_t lower_eq(const uint8_t *d, size_t n, const char *s)
+{
+	size_t k = strlen(s), i;
+
+	if (n < k)
+		return 0;
+	for (i = 0; i < k; i++)
+		if ((d[i] | 0x20) != s[i] && d[i] != s[i])
+			return 0;
+	return k;
+}
+
+/* Where the head of a "101" that switches to h2c ends in a write's copied
+ * bytes, or 0. */
+static size_t h2c_switch_end(const uint8_t *d, size_t n)
+{
+	size_t i, start = n, end = 0, line;
+	bool h2c = false;
+
+	for (i = 0; i + 13 <= n; i++)
+		if ((i == 0 || d[i - 1] == '\n') && !memcmp(d + i, "HTTP/1.", 7) &&
+		    !memcmp(d + i + 8, " 101", 4)) {
+			start = i;
+			break;
+		}
+	for (i = start; i + 4 <= n; i++)
+		if (!memcmp(d + i, "\r\n\r\n", 4)) {
+			end = i + 4;
+			break;
+		}
+	for (line = start; end && line < end; line++) {
+		size_t k, j;
+
+		if (line != start && d[line - 1] != '\n')
+			continue;
+		if (!(k = lower_eq(d + line, end - line, "upgrade:")))
+			continue;
+		for (j = line + k; j < end && d[j] != '\r'; j++)
+			if (lower_eq(d + j, end - j, "h2c") &&
+			    (j + 3 == end || d[j + 3] == '\r' || d[j + 3] == ' ' || d[j + 3] == ','))
+				h2c = true;
+	}
+	return h2c ? end : 0;
+}
+
+/* A 101 to "Upgrade: h2c" was written (hijacked is told): the request
+ * that asked for it is stream 1, and HTTP/2 follows in both directions. */
+static void h2c_upgrade(struct tr_conn *c, const struct cs_event *e, const uint8_t *data,
+			uint64_t at, size_t end)
+{
+	char method[HTTP1_METHOD_MAX] = "", path[HTTP1_TARGET_MAX] = "";
+
+	if (c->queue) {
+		strcpy(method, c->queue->method);
+		strcpy(path, c->queue->target);
+	}
+	while (c->queue)
+		req_pop(c);
+	if (!h2_start(c))
+		return;
+	c->h2_base[H2_SERVER] = at + end;
+	c->h2_upgraded = true;
+	h2_upgrade(c->h2, method, path, "");
+	h2_payload(c, H2_SERVER, e, data, h2_pos0(c, H2_SERVER, at));
 }
 
 static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
 {
 	const char *proto;
+	uint64_t at = c->io_off[H2_CLIENT];
 
 	if (e->ret == 0) {
 		if (c->closer == CS_CLOSER_UNKNOWN)
@@ -457,7 +784,14 @@ static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *
 			c->closer = CS_CLOSER_RESET;
 		return;
 	}
+	c->io_off[H2_CLIENT] += (uint64_t)e->ret;
+	if (c->h2) {
+		h2_payload(c, H2_CLIENT, e, data, h2_pos0(c, H2_CLIENT, at));
+		return;
+	}
 	if (c->state == CS_ST_HIJACKED || c->opaque)
+		return;
+	if (pick_h2(c, e, data, at))
 		return;
 	/* decided by the server's answer: an HTTP/1 server answers 400 */
 	if (!c->requests && !c->queue && !http1_pending_head(&c->req) &&
@@ -472,11 +806,19 @@ static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *
 
 static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
 {
+	uint64_t at = c->io_off[H2_SERVER];
+	size_t end;
+
 	if (e->ret < 0) {
 		c->write_failed = true;
 		if ((e->ret == -EPIPE || e->ret == -ECONNRESET) &&
 		    c->closer == CS_CLOSER_UNKNOWN)
 			c->closer = CS_CLOSER_RESET;
+		return;
+	}
+	c->io_off[H2_SERVER] += (uint64_t)e->ret;
+	if (c->h2) {
+		h2_payload(c, H2_SERVER, e, data, h2_pos0(c, H2_SERVER, at));
 		return;
 	}
 	if (c->state == CS_ST_HIJACKED || c->opaque)
@@ -503,6 +845,9 @@ static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t 
 	else
 		feed_payload(c, &c->resp, &resp_cb, e, data);
 	http1_write_end(&c->resp, &resp_cb, c);
+	if (c->state == CS_ST_HIJACKED && !(e->flags & CS_F_SENDFILE) &&
+	    (end = h2c_switch_end(data, e->head_len)))
+		h2c_upgrade(c, e, data, at, end);
 }
 
 static void on_tcp_state(struct tr_conn *c, const struct cs_event *e)
@@ -521,10 +866,22 @@ static void on_close(struct tracker *t, struct tr_conn *c)
 {
 	struct tr_request *r;
 
+	if (c->h2) {
+		/* Go closes the open streams first: idle before closed */
+		h2_eof(c->h2);
+		if (c->closer == CS_CLOSER_UNKNOWN && !c->end_unseen)
+			c->closer = CS_CLOSER_SERVER;
+		/* h2c hijacked the connection: Go tells no closed */
+		if (!c->h2_upgraded)
+			set_state(c, CS_ST_CLOSED);
+		conn_remove(t, c);
+		return;
+	}
 	if (c->state == CS_ST_HIJACKED) {
 		conn_remove(t, c); /* Go: hijacked is terminal, no closed */
 		return;
 	}
+	flush_pre(c);
 	if (!c->opaque)
 		activate_partial(c);
 	http1_eof(&c->resp, &resp_cb, c);

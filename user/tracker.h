@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "connstate.h"
 #include "http1.h"
+#include "http2.h"
 
 enum cs_state {
 	CS_ST_UNKNOWN, /* before accept was seen: adopted connections */
@@ -48,6 +49,7 @@ struct tr_request {
 	uint64_t start_ns; /* header block complete */
 	uint64_t end_ns;
 	uint64_t bytes_in, bytes_out;
+	uint32_t stream;   /* its HTTP/2 stream id; 0 for HTTP/1 */
 };
 
 struct tr_conn {
@@ -61,7 +63,7 @@ struct tr_conn {
 	bool end_unseen;   /* ended without its CLOSE/DESTROY being seen */
 	bool no_more;	   /* the server will close: later requests are moot */
 	bool write_failed;
-	const char *maybe_opaque; /* the client spoke TLS or HTTP/2 first */
+	const char *maybe_opaque; /* the client spoke TLS first */
 	bool opaque;	   /* ... and the server answered in kind: nothing to frame */
 	bool tls;	   /* its bytes come from the TLS library: the socket's are ciphertext */
 	enum cs_state state;
@@ -71,6 +73,16 @@ struct tr_conn {
 	uint64_t requests;
 	struct tr_request *queue; /* in arrival order; head is being served */
 	struct http1_parser req, resp;
+	/* HTTP/2: the framing module once the preface or an h2c upgrade chose
+	 * it (NULL while HTTP/1), and the byte offsets (io_off) at which each
+	 * direction switched to it */
+	struct h2_conn *h2;
+	uint64_t h2_base[2];
+	uint64_t io_off[2];	  /* bytes read (H2_CLIENT) and written (H2_SERVER) */
+	bool h2_upgraded;	  /* by h2c: hijacked was told, closed never is */
+	bool h2_lost_told;
+	uint8_t pre_len;	  /* first client bytes held: a start of the preface */
+	uint8_t pre[H2_PREFACE_LEN];
 	struct tr_conn *hnext;	  /* hash chain */
 	/* scratch for callbacks */
 	struct tracker *t;

@@ -6,13 +6,12 @@
 #
 # usage: run_h2.sh [--connstate PATH] [--bin DIR] [--no-build] [--expected FILE]
 #                  [--repeat N] [--keep] [scenario...]
-#
-# Not in tests/run.sh yet: connstate learns HTTP/2 in phase 2 of issue 7.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-. "$root/tests/lib.sh"
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 
 connstate=""
 bindir="$root/.output/oracle-h2"

@@ -4,7 +4,8 @@
 #
 # Builds the Go oracle server and client (static, CGO_ENABLED=0), puts them
 # with connstate (default ./connstate; a dynamic one gets its libraries)
-# and tests/oracle/{run.sh,expected.txt} (run.sh sources its ../lib.sh,
+# and tests/oracle/{run.sh,expected.txt} (HTTP/1) and {run_h2.sh,
+# expected_h2.txt} with h2server/h2client (HTTP/2) (both source ../lib.sh,
 # which mkinitramfs.sh puts at /lib.sh) into the initramfs and runs
 # tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
@@ -33,6 +34,13 @@ cp "$connstate" "$work/connstate"
 for b in server client; do
 	(cd "$top/tests/oracle" && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
 		-o "$work/$b" "./$b")
+done
+# the HTTP/2 oracle: GOPATH mode, x/net from Debian (as run_h2.sh builds it)
+mkdir -p "$work/gopath/src"
+for b in h2server h2client; do
+	ln -s "$top/tests/oracle/$b" "$work/gopath/src/$b"
+	(cd "$work/gopath/src/$b" && GO111MODULE=off CGO_ENABLED=0 \
+		GOPATH="$work/gopath:/usr/share/gocode" go build -trimpath -o "$work/$b" .)
 done
 
 # In the VM: everything is in /bin, the oracle files in /oracle.
@@ -65,10 +73,21 @@ if ! grep -Eq '^oracle: [1-9][0-9]* passed, 0 failed' /tmp/oracle.out; then
 	echo "vmtest: oracle ran no scenario or some failed (rc $rc)"
 	[ "$rc" != 0 ] || rc=1
 fi
+/oracle/run_h2.sh --connstate /bin/connstate --bin /bin --no-build \
+	--expected /oracle/expected_h2.txt 2>&1 | tee /tmp/oracle_h2.out
+rc2=${PIPESTATUS[0]}
+if ! grep -Eq '^oracle_h2: [1-9][0-9]* passed, 0 failed' /tmp/oracle_h2.out; then
+	echo "vmtest: oracle_h2 ran no scenario or some failed (rc $rc2)"
+	[ "$rc2" != 0 ] || rc2=1
+fi
+[ "$rc" != 0 ] || rc=$rc2
 exit "$rc"
 EOF
 
 "$here/run.sh" "$@" \
 	--file "$top/tests/oracle/run.sh:/oracle/run.sh" \
 	--file "$top/tests/oracle/expected.txt:/oracle/expected.txt" \
-	-- "$work/test.sh" "$work/server" "$work/client" "$work/connstate"
+	--file "$top/tests/oracle/run_h2.sh:/oracle/run_h2.sh" \
+	--file "$top/tests/oracle/expected_h2.txt:/oracle/expected_h2.txt" \
+	-- "$work/test.sh" "$work/server" "$work/client" "$work/h2server" "$work/h2client" \
+	"$work/connstate"
