@@ -14,6 +14,7 @@
 
 #include "connstate.h"
 #include "connstate.skel.h"
+#include "links.h"
 #include "loader.h"
 
 #define CAP_PERFMON_BIT 38
@@ -274,13 +275,20 @@ int loader_attach(struct connstate_bpf *skel)
 
 void loader_detach(struct connstate_bpf *skel)
 {
-	size_t i;
+	const struct bpf_object_skeleton *s = skel->skeleton;
+	struct bpf_link *all[N_IO_EXITS + 64];
+	size_t i, n = 0;
 
 	for (i = 0; i < N_IO_EXITS; i++) {
-		bpf_link__destroy(io_exit_links[i]);
+		all[n++] = io_exit_links[i];
 		io_exit_links[i] = NULL;
 	}
-	connstate_bpf__detach(skel);
+	for (i = 0; i < (size_t)s->prog_cnt && n < sizeof(all) / sizeof(all[0]); i++) {
+		all[n++] = *s->progs[i].link;
+		*s->progs[i].link = NULL;
+	}
+	links_destroy(all, n);
+	connstate_bpf__detach(skel); /* whatever did not fit above */
 }
 
 uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx)

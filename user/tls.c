@@ -13,6 +13,7 @@
 
 #include "connstate.skel.h"
 #include "tls.skel.h"
+#include "links.h"
 #include "tls.h"
 
 #define MAX_LIBS 16
@@ -304,8 +305,8 @@ void tls_detach(struct tls *t)
 {
 	if (!t)
 		return;
-	while (t->nlinks)
-		bpf_link__destroy(t->links[--t->nlinks]);
+	links_destroy(t->links, t->nlinks);
+	t->nlinks = 0;
 }
 
 void tls_free(struct tls *t)
