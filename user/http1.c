@@ -185,6 +185,23 @@ static void parse_line(const char *s, size_t n, bool first, bool cut, struct htt
 	}
 }
 
+/* A line as a spread block keeps it (lines_end): whole up to
+ * HTTP1_LINE_KEEP + HTTP1_LINE_TAIL bytes, else its first and last bytes,
+ * cut. A block parsed in place must read the same as the same bytes
+ * spread over reads. */
+static void parse_kept_line(const char *s, size_t n, bool first, struct http1_head *h)
+{
+	char kept[HTTP1_LINE_KEEP + HTTP1_LINE_TAIL];
+
+	if (n <= sizeof(kept)) {
+		parse_line(s, n, first, false, h);
+		return;
+	}
+	memcpy(kept, s, HTTP1_LINE_KEEP);
+	memcpy(kept + HTTP1_LINE_KEEP, s + n - HTTP1_LINE_TAIL, HTTP1_LINE_TAIL);
+	parse_line(kept, sizeof(kept), first, true, h);
+}
+
 void http1_parse_head(const char *buf, size_t len, bool response, struct http1_head *h)
 {
 	size_t i = 0;
@@ -195,7 +212,7 @@ void http1_parse_head(const char *buf, size_t len, bool response, struct http1_h
 		const char *nl = memchr(buf + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - buf) : len;
 
-		parse_line(buf + i, e - i, first, false, h);
+		parse_kept_line(buf + i, e - i, first, h);
 		first = false;
 		i = e + 1;
 	}
