@@ -86,16 +86,16 @@ http1 = {
     feed(b"POST /u HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
          b"5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n"),
     "resp_length": bytes([RESP, 0]) + feed(OK) + bytes([H1_WRITE_END]),
-    "resp_head": bytes([RESP, 1]) + feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"),
+    "resp_head": bytes([RESP, 2]) + feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"),
     "resp_eof": bytes([RESP, 0]) + feed(b"HTTP/1.0 200 OK\r\n\r\nbody") + bytes([H1_EOF]),
     "resp_chunked_hole": bytes([RESP, 0]) +
-    feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4000\r\n") + skip(9000) +
+    feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n") + skip(100) +
     feed(b"abc\r\n0\r\n\r\n") + bytes([H1_WRITE_END]),
     "resp_101": bytes([RESP, 2]) +
     feed(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n") + feed(b"x" * 9),
     "head_hole": bytes([REQ, 0]) + feed(b"GET / HT") + skip(3) + bytes([H1_RESET]) + feed(GET),
     "big_head": bytes([REQ, 0]) + feed(b"GET / HTTP/1.1\r\nX: ") +
-    bytes([H1_REPEAT, ord("a"), 0x40, 0x00]) + feed(b"\r\nContent-Length: 1\r\n\r\nz"),
+    bytes([H1_REPEAT, ord("a"), 0x00, 0x40]) + feed(b"\r\nContent-Length: 1\r\n\r\nz"),
 }
 
 for target, seeds in (("tracker", tracker), ("http1", http1)):
