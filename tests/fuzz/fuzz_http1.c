@@ -225,9 +225,9 @@ static void apply(struct model *m, const struct op *o, const uint8_t *data, size
 	check_state(m);
 }
 
-/* Repeated bytes per input: enough to pass HTTP1_HEAD_KEEP twice, small
+/* Repeated bytes per input: enough to pass HTTP1_HEAD_KEEP, small
  * enough to keep the executions fast. */
-#define REPEAT_MAX (2 * HTTP1_HEAD_KEEP + 1024)
+#define REPEAT_MAX (HTTP1_HEAD_KEEP + 1024)
 
 /* Decodes the operations; returns how many. */
 static size_t decode(const uint8_t *d, size_t n, struct op *ops, size_t max, size_t *joined)
