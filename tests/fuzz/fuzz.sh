@@ -67,7 +67,7 @@ for bin in "$@"; do
 		before=$(ls "$seeds" | wc -l)
 		if "$bin" -merge=1 "$seeds" "$corpus" >"$log" 2>&1; then
 			echo "  $seeds: $before -> $(ls "$seeds" | wc -l) files," \
-				"$(du -sk "$seeds" | cut -f1) KiB"
+				"$(du -sk --apparent-size "$seeds" | cut -f1) KiB"
 			pass "fuzz_${name}_merge"
 		else
 			tail -n 30 "$log"
