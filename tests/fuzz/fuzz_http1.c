@@ -16,7 +16,8 @@
  *     must report the same heads, message sizes and final state.
  *
  * Input: byte 0 bit 0 = response direction, bit 1 = also parse the rest as
- * one header block (http1_parse_head); byte 1 = how on_head frames bodies
+ * one header block (http1_parse_head), bit 2 = long: repeats may pass
+ * HTTP1_HEAD_KEEP (rare on purpose: feeding them is most of a run); byte 1 = how on_head frames bodies
  * (bits 0-1: the request method a response answers, bit 2: use bits 3-7
  * as the framing instead of asking http1_*_body). Then operations, each an
  * opcode byte (mod 6) and its arguments:
@@ -26,7 +27,7 @@
  *   3 eof                    http1_eof
  *   4 reset                  http1_free + http1_init (the tracker's next connection)
  *   5 repeat BYTE N16 (LE)   http1_feed of BYTE repeated N times (long header blocks;
- *                            REPEAT_MAX in all)
+ *                            REPEAT_SHORT in all, or REPEAT_MAX if long)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -225,12 +226,14 @@ static void apply(struct model *m, const struct op *o, const uint8_t *data, size
 	check_state(m);
 }
 
-/* Repeated bytes per input: enough to pass HTTP1_HEAD_KEEP, small
- * enough to keep the executions fast. */
+/* Repeated bytes per input: enough to pass HTTP1_HEAD_KEEP in a long
+ * input, few in the others to keep the executions fast. */
 #define REPEAT_MAX (HTTP1_HEAD_KEEP + 1024)
+#define REPEAT_SHORT 512
 
 /* Decodes the operations; returns how many. */
-static size_t decode(const uint8_t *d, size_t n, struct op *ops, size_t max, size_t *joined)
+static size_t decode(const uint8_t *d, size_t n, struct op *ops, size_t max, size_t *joined,
+		     size_t repeat_max)
 {
 	size_t k = 0, repeated = 0;
 
@@ -262,8 +265,8 @@ static size_t decode(const uint8_t *d, size_t n, struct op *ops, size_t max, siz
 				return k;
 			o->byte = d[0];
 			o->len = d[1] | d[2] << 8;
-			if (o->len > REPEAT_MAX - repeated)
-				o->len = REPEAT_MAX - repeated;
+			if (o->len > repeat_max - repeated)
+				o->len = repeat_max - repeated;
 			repeated += o->len;
 			d += 3, n -= 3;
 			break;
@@ -301,7 +304,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	response = d[0] & 1;
 	if (d[0] & 2)
 		parse_whole(d + 2, n - 2, response);
-	k = decode(d + 2, n - 2, ops, sizeof(ops) / sizeof(ops[0]), &joined);
+	k = decode(d + 2, n - 2, ops, sizeof(ops) / sizeof(ops[0]), &joined,
+		   d[0] & 4 ? REPEAT_MAX : REPEAT_SHORT);
 	if (joined > sizeof(join_buf) && !(join = malloc(joined)))
 		abort();
 

@@ -76,7 +76,7 @@ def skip(n):
     return bytes([H1_SKIP]) + struct.pack("<H", n)
 
 
-REQ, RESP = 0, 1
+REQ, RESP, LONG = 0, 1, 4
 http1 = {
     "get": bytes([REQ, 0]) + feed(GET),
     "get_split": bytes([REQ, 0]) + feed(GET[:5]) + feed(GET[5:20]) + feed(GET[20:]),
@@ -94,7 +94,7 @@ http1 = {
     "resp_101": bytes([RESP, 2]) +
     feed(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n") + feed(b"x" * 9),
     "head_hole": bytes([REQ, 0]) + feed(b"GET / HT") + skip(3) + bytes([H1_RESET]) + feed(GET),
-    "big_head": bytes([REQ, 0]) + feed(b"GET / HTTP/1.1\r\nX: ") +
+    "big_head": bytes([REQ | LONG, 0]) + feed(b"GET / HTTP/1.1\r\nX: ") +
     bytes([H1_REPEAT, ord("a"), 0x00, 0x40]) + feed(b"\r\nContent-Length: 1\r\n\r\nz"),
 }
 
