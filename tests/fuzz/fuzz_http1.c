@@ -17,7 +17,8 @@
  *
  * Input: byte 0 bit 0 = response direction, bit 1 = also parse the rest as
  * one header block (http1_parse_head), bit 2 = long: repeats may pass
- * HTTP1_HEAD_KEEP (rare on purpose: feeding them is most of a run); byte 1 = how on_head frames bodies
+ * the parser's keep limits (rare on purpose: feeding them is most of a
+ * run); byte 1 = how on_head frames bodies
  * (bits 0-1: the request method a response answers, bit 2: use bits 3-7
  * as the framing instead of asking http1_*_body). Then operations, each an
  * opcode byte (mod 6) and its arguments:
@@ -135,7 +136,8 @@ static enum http1_body on_head(void *ctx, const struct http1_head *h)
 	mix_u64(m, (uint64_t)h->status << 32 | (uint64_t)h->major << 16 | h->minor);
 	mix_u64(m, (uint64_t)h->content_length);
 	mix_u64(m, h->chunked | h->conn_close << 1 | h->conn_keep_alive << 2 |
-			   h->conn_upgrade << 3 | h->expect_continue << 4 | h->truncated << 5);
+			   h->conn_upgrade << 3 | h->expect_continue << 4 | h->truncated << 5 |
+			   h->target_truncated << 6);
 	m->calls++;
 	return body;
 }
@@ -226,9 +228,10 @@ static void apply(struct model *m, const struct op *o, const uint8_t *data, size
 	check_state(m);
 }
 
-/* Repeated bytes per input: enough to pass HTTP1_HEAD_KEEP in a long
- * input, few in the others to keep the executions fast. */
-#define REPEAT_MAX (HTTP1_HEAD_KEEP + 1024)
+/* Repeated bytes per input: a header block or a line of 9 KiB in a long
+ * input (past every keep limit), few in the others to keep the executions
+ * fast. */
+#define REPEAT_MAX (9 * 1024)
 #define REPEAT_SHORT 512
 
 /* Decodes the operations; returns how many. */
