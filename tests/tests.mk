@@ -19,7 +19,7 @@ deps:
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory connstate $(OUTPUT)/connstate-static $(UNIT_TESTS) \
-		$(OUTPUT)/fuzz_tracker
+		$(FUZZ_BINS)
 	$(Q)tests/run.sh
 
 # the suites that run real servers under connstate (root, BPF)
@@ -30,18 +30,33 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory connstate
 	$(Q)tests/demo.sh
 
-# libFuzzer over event streams; `make fuzz FUZZ_SECONDS=600` for a long run
+# libFuzzer: every tests/fuzz/fuzz_NAME.c is a target (no rule to add), with
+# tests/fuzz/NAME.dict as its dictionary and tests/fuzz/corpus/NAME as seeds.
+# `make fuzz` shares FUZZ_SECONDS among the targets; `make fuzz-long` runs each
+# FUZZ_RUNS times (one at a time); `make fuzz-corpus` merges what the runs
+# found into the repository's corpus. FUZZ_TARGETS=http1 picks targets.
 FUZZ_SECONDS ?= 20
-$(OUTPUT)/fuzz_tracker: tests/fuzz/fuzz_tracker.c $(CORE_SRCS) $(wildcard user/*.h) | $(OUTPUT)
-	$(call msg,FUZZ-CC,$@)
-	$(Q)clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		$(INCLUDES) $< $(CORE_SRCS) -lnghttp2 -o $@
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-fuzz: $(OUTPUT)/fuzz_tracker
-	$(Q)mkdir -p $(OUTPUT)/fuzz-corpus
-	$(Q)$< -max_total_time=$(FUZZ_SECONDS) -dict=tests/fuzz/http.dict \
-		$(OUTPUT)/fuzz-corpus 2>$(OUTPUT)/fuzz.log && echo "fuzz: 1 passed, 0 failed" || \
-		{ tail -n 30 $(OUTPUT)/fuzz.log; echo "fuzz: 0 passed, 1 failed"; }
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRCS) $(wildcard user/*.h) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)clang $(FUZZ_CFLAGS) $(WARN) $(INCLUDES) $< $(CORE_SRCS) -lnghttp2 -o $@
+
+.PHONY: fuzz fuzz-long fuzz-corpus
+fuzz: $(FUZZ_BINS)
+	$(Q)tests/fuzz/fuzz.sh --seconds $(FUZZ_SECONDS) $^
+
+fuzz-long: $(FUZZ_BINS)
+	$(Q)tests/fuzz/fuzz.sh --runs $(FUZZ_RUNS) $^
+
+fuzz-corpus: $(FUZZ_BINS)
+	$(Q)tests/fuzz/fuzz.sh --merge $^
 
 # the oracle scenarios inside Debian's 5.10, 6.1 and 6.12 kernels (qemu, TCG);
 # `make vmtest KERNEL=6.1` for one, KERNEL=/path/to/vmlinuz for your own
