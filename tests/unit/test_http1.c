@@ -387,6 +387,40 @@ static void leading_empty_lines_before_request_are_skipped(void **st)
 	http1_free(&p);
 }
 
+/* The same bytes parse the same whether a header block arrives in one read
+ * or spread over many: lines longer than the parser keeps are cut the same
+ * way (found by fuzz_http1: a 600-byte method, a 600-byte field line) */
+static void long_lines_parse_the_same_whole_or_split(void **st)
+{
+	static char buf[2048];
+	struct http1_parser p;
+	struct rec whole = { 0 }, split = { 0 };
+	size_t n = 0, i;
+
+	memset(buf, 'C', 600);
+	n = 600;
+	n += sprintf(buf + n, "CONNECT a:44 HTTP/1.0\r\nX-Long: ");
+	memset(buf + n, 'v', 600);
+	n += 600;
+	n += sprintf(buf + n, "\r\nContent-Length: 0\r\n\r\n");
+	http1_init(&p, false);
+	http1_feed(&p, (const uint8_t *)buf, n, &cb, &whole);
+	http1_free(&p);
+	http1_init(&p, false);
+	for (i = 0; i < n; i++)
+		http1_feed(&p, (const uint8_t *)buf + i, 1, &cb, &split);
+	http1_free(&p);
+	assert_int_equal(whole.heads, 1);
+	assert_int_equal(split.heads, 1);
+	assert_int_equal(whole.h.valid, split.h.valid);
+	assert_string_equal(whole.h.method, split.h.method);
+	assert_string_equal(whole.h.target, split.h.target);
+	assert_int_equal(whole.h.target_truncated, split.h.target_truncated);
+	assert_int_equal(whole.h.truncated, split.h.truncated);
+	assert_true(whole.h.truncated); /* the 600-byte field line was cut */
+	assert_int_equal(whole.last_bytes, split.last_bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +442,7 @@ int main(void)
 		cmocka_unit_test(hole_in_a_long_start_line_loses_sync),
 		cmocka_unit_test(line_of_64k_then_pipelined_request),
 		cmocka_unit_test(leading_empty_lines_before_request_are_skipped),
+		cmocka_unit_test(long_lines_parse_the_same_whole_or_split),
 	};
 
 	return cmocka_run_group_tests_name("http1", tests, NULL, NULL);
