@@ -20,6 +20,14 @@
 #   cs_stop [SIGNAL]            signals connstate (INT by default), waits,
 #                               returns its exit code
 #   lib_cleanup                 kills what cs_start and track_pid started
+#                               (and stops nginx_start's nginx)
+#   free_port                   prints a free TCP port on 127.0.0.1
+#   listening PORT              true once something listens on PORT
+#   nginx_start DIR WORKERS FORMAT [HTTP_DIRECTIVES]
+#                               nginx on a free port of 127.0.0.1 serving
+#                               DIR/www, logging FORMAT to DIR/access.log;
+#                               sets NGINX_PID (the master) and NGINX_PORT;
+#                               returns 1 if it did not come up
 #   track_pid PID               kill PID at lib_cleanup
 #
 # CS_BIN defaults to ./connstate at the top of the tree.
@@ -117,8 +125,52 @@ cs_stop() {
 	wait "$CS_PID"
 }
 
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
+
+NGINX_PID=""
+nginx_start() {
+	local d=$1 workers=$2 format=$3 extra=${4:-}
+	mkdir -p "$d/www" "$d/tmp"
+	# nginx's workers run as nobody: they must reach DIR/www
+	chmod 755 "$(dirname "$d")" "$d"
+	NGINX_PORT=$(free_port)
+	cat >"$d/nginx.conf" <<NGX
+worker_processes $workers;
+master_process on;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 1024; }
+http {
+    log_format cs '$format';
+    access_log $d/access.log cs;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fastcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
+    $extra
+    server { listen 127.0.0.1:$NGINX_PORT; root $d/www; }
+}
+NGX
+	# its own session: stopped as a group, workers and all
+	setsid nginx -p "$d" -c "$d/nginx.conf" >"$d/nginx.out" 2>&1 &
+	NGINX_PID=$!
+	wait_until 10 listening "$NGINX_PORT"
+}
+
+nginx_stop() {
+	[ -n "$NGINX_PID" ] && kill -TERM -- "-$NGINX_PID" 2>/dev/null
+	NGINX_PID=""
+}
+
 lib_cleanup() {
 	local p
+	nginx_stop
 	for p in "${_tracked[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	_tracked=()

@@ -14,7 +14,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fleet.XXXXXX")
 chmod 755 "$work"
 cgdir=""
 cleanup() {
-	[ -n "${ngx:-}" ] && kill -TERM -- "-$ngx" 2>/dev/null
 	lib_cleanup
 	[ -n "$cgdir" ] && rmdir "$cgdir" 2>/dev/null
 	rm -rf "$work"
@@ -23,8 +22,6 @@ trap cleanup EXIT
 
 suite_begin fleet 15
 
-listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # expect_error NAME CODE REGEX ARGS...: one stderr line, that exit code, no stdout
 expect_error() {
@@ -63,30 +60,10 @@ expect_error busy_metrics_address_fails_before_attach 1 \
 
 # --- nginx with an access log, connstate -q --metrics, Prometheus scraping ---
 d=$work/nginx
-mkdir -p "$d/www" "$d/tmp"
+nginx_start "$d" 1 '$remote_port $request_method $status'
 echo hello >"$d/www/index.html"
-port=$(free_port)
-cat >"$d/nginx.conf" <<NGX
-worker_processes 1;
-master_process on;
-daemon off;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 128; }
-http {
-    log_format cs '\$remote_port \$request_method \$status';
-    access_log $d/access.log cs;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    server { listen 127.0.0.1:$port; root $d/www; }
-}
-NGX
-setsid nginx -p "$d" -c "$d/nginx.conf" >"$d/out" 2>&1 &
-ngx=$!
-wait_until 10 listening "$port"
+ngx=$NGINX_PID
+port=$NGINX_PORT
 mport=$(free_port)
 scrape() { curl -s "http://127.0.0.1:$mport/metrics"; }
 if ! cs_start "$work/cs.out" "$work/cs.err" -p "$ngx" -q --metrics "127.0.0.1:$mport"; then
