@@ -7,6 +7,7 @@ pkgs=(
 	make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libzstd-dev # build
 	libmicrohttpd-dev                                                     # --metrics
 	libnghttp2-dev                                                        # HPACK decoder
+	libcapstone-dev                                                       # Go TLS: RETs
 	libcmocka-dev libclang-rt-14-dev                                      # unit tests, fuzzer
 	golang-go golang-golang-x-net-dev                                     # the Go oracles
 	nginx-light busybox-static python3 curl                               # real servers
