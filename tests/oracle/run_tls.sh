@@ -6,7 +6,9 @@
 # expected_tls.txt and, with --connstate, connstate's lines per client
 # address. connstate follows the server's crypto/tls with uprobes.
 #
-# usage: run_tls.sh [--connstate PATH] [--go GO] [--bin DIR] [--no-build] [--keep] [scenario...]
+# usage: run_tls.sh [--connstate PATH] [--go GO] [--suite NAME] [--bin DIR] [--no-build] [--keep]
+#                   [scenario...]
+#   --suite   the name on the result line (default oracle_tls)
 #   --go GO   the go command to build with (default: go; e.g.
 #             /usr/lib/go-1.23/bin/go); the binaries go to
 #             .output/oracle-tls-<go version> unless --bin is given
@@ -15,6 +17,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 gocmd=go
+suite=oracle_tls
 bindir=""
 build=1
 args=()
@@ -22,6 +25,7 @@ args=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--go) [ $# -ge 2 ] || exit 2; gocmd=$2; shift 2 ;;
+	--suite) [ $# -ge 2 ] || exit 2; suite=$2; shift 2 ;;
 	--bin) [ $# -ge 2 ] || exit 2; bindir=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
 	*) args+=("$1"); shift ;;
@@ -37,11 +41,11 @@ if [ "$build" = 1 ]; then
 	for b in server client; do
 		if ! (cd "$here" && CGO_ENABLED=0 "$gocmd" build -trimpath -buildvcs=false \
 			-o "$bindir/$b" "./$b"); then
-			echo "oracle_tls: $gocmd build $b failed" >&2
-			echo "oracle_tls: 0 passed, 1 failed"
+			echo "$suite: $gocmd build $b failed" >&2
+			echo "$suite: 0 passed, 1 failed"
 			exit 1
 		fi
 	done
 fi
-ORACLE_SUITE=oracle_tls ORACLE_FLAGS=-tls exec "$here/run.sh" --no-build --bin "$bindir" \
+ORACLE_SUITE=$suite ORACLE_FLAGS=-tls exec "$here/run.sh" --no-build --bin "$bindir" \
 	--expected "$here/expected_tls.txt" "${args[@]}"
