@@ -15,9 +15,9 @@ INCLUDES := -I$(OUTPUT) -Ibpf -Iuser
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(dir $(VMLINUX)) -Ibpf \
 	-Wall -Werror -Wno-unused-function
 
-STATIC_LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lnghttp2
+STATIC_LIBS := -static -Wl,-Bstatic -lbpf -lelf -lz -lzstd -lnghttp2 -lcapstone
 # libbpf statically (one copy of a known version), its deps from the system
-LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lnghttp2 -lmicrohttpd
+LIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz -lnghttp2 -lmicrohttpd -lcapstone
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
@@ -55,7 +55,8 @@ COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 MISSING_TOOLS = $(strip $(foreach t,$(CLANG) $(BPFTOOL) $(CC),$(if $(shell command -v $(t) 2>/dev/null),,$(t))) \
 	$(if $(wildcard /usr/include/bpf/libbpf.h),,libbpf-dev) \
 	$(if $(wildcard /usr/include/libelf.h /usr/include/libelf/libelf.h),,libelf-dev) \
-	$(if $(wildcard /usr/include/zlib.h),,zlib1g-dev))
+	$(if $(wildcard /usr/include/zlib.h),,zlib1g-dev) \
+	$(if $(wildcard /usr/include/capstone/capstone.h),,libcapstone-dev))
 
 .PHONY: all clean check unit integration demo format vmtest bench soak deps buildtools install uninstall
 .DELETE_ON_ERROR:

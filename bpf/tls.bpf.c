@@ -202,13 +202,40 @@ static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, 
 	submit(s, c);
 }
 
+/* Sends n plaintext bytes a call read or wrote on socket sk (generation gen)
+ * as TLS_READ/TLS_WRITE events of its connection, if we track it. */
+static __always_inline void deliver(__u64 sk, __u64 gen, bool is_read, __u64 buf, __u64 n)
+{
+	struct cs_conn *c = sk ? bpf_map_lookup_elem(&conns, &sk) : NULL;
+
+	if (!c || c->gen != gen) {
+		/* not a connection we track (a client connection of the
+		 * server, or one accepted before we attached whose SSL* we
+		 * never saw use its socket): counted, never guessed */
+		stat_inc(CS_STAT_TLS_UNTIED);
+		return;
+	}
+	if (c->unannounced) {
+		/* its ACCEPT was lost: the user side could not place these
+		 * bytes; the loss makes it uncertain instead */
+		__sync_fetch_and_add(&c->lost, 1);
+		return;
+	}
+	if (is_read) {
+		send_plain(c, sk, CS_EV_TLS_READ, buf, n);
+		c->rd_since_wr = clamped(c->rd_since_wr + n, CS_HEAD_BLOCK_MAX);
+	} else {
+		send_plain(c, sk, CS_EV_TLS_WRITE, buf, n);
+		c->rd_since_wr = 0;
+	}
+}
+
 static __always_inline int call_exit(struct pt_regs *ctx, __u32 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct ssl_key key = { .tgid = id >> 32 };
 	struct cs_tls_call tc, *cur;
 	struct ssl_sock *known, now;
-	struct cs_conn *c;
 	__u64 n = 0;
 	int rc;
 
@@ -242,27 +269,7 @@ static __always_inline int call_exit(struct pt_regs *ctx, __u32 kind)
 		if (rc != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)tc.sizep) || !n)
 			return 0;
 	}
-	c = tc.sk ? bpf_map_lookup_elem(&conns, &tc.sk) : NULL;
-	if (!c || c->gen != tc.gen) {
-		/* not a connection we track (a client connection of the
-		 * server, or one accepted before we attached whose SSL* we
-		 * never saw use its socket): counted, never guessed */
-		stat_inc(CS_STAT_TLS_UNTIED);
-		return 0;
-	}
-	if (c->unannounced) {
-		/* its ACCEPT was lost: the user side could not place these
-		 * bytes; the loss makes it uncertain instead */
-		__sync_fetch_and_add(&c->lost, 1);
-		return 0;
-	}
-	if (kind == TK_READ || kind == TK_READ_EX) {
-		send_plain(c, tc.sk, CS_EV_TLS_READ, tc.buf, n);
-		c->rd_since_wr = clamped(c->rd_since_wr + n, CS_HEAD_BLOCK_MAX);
-	} else {
-		send_plain(c, tc.sk, CS_EV_TLS_WRITE, tc.buf, n);
-		c->rd_since_wr = 0;
-	}
+	deliver(tc.sk, tc.gen, kind == TK_READ || kind == TK_READ_EX, tc.buf, n);
 	return 0;
 }
 
@@ -335,5 +342,194 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 
 	if (!stopping && is_target(key.tgid))
 		bpf_map_delete_elem(&ssl_socks, &key);
+	return 0;
+}
+
+/*
+ * Go's crypto/tls, Go 1.17+ register ABI on amd64: the receiver is in RAX,
+ * a []byte argument in RBX (pointer) and RCX (length), the int result in
+ * RAX, and R14 holds the running goroutine (g). Go moves goroutine stacks,
+ * so there are no uretprobes here: user/tls_go.c puts a uprobe on every RET
+ * of the function instead (the *_ret programs).
+ *
+ * A goroutine may park in the netpoller inside a call and resume on another
+ * thread, so a call's state is keyed by goroutine ("go_calls"). The
+ * thread-keyed tls_calls entry that connstate.bpf.c's syscall programs mark
+ * and fill is made at the call's entry, dropped where the goroutine parks
+ * (internal/poll's call of pollDesc.wait, "go_park") and made again where
+ * it resumes ("go_resume"): so the syscalls the goroutine makes inside the
+ * call, and no other goroutine's, are marked ciphertext and name the socket.
+ */
+#define TK_GO 6
+
+struct go_key {
+	__u64 g;
+	__u32 tgid; /* g values repeat across processes */
+	__u32 pad;
+};
+
+struct go_call {
+	__u64 conn; /* the *tls.Conn */
+	__u64 buf;
+	__u64 sk; /* learnt from the call's syscalls so far */
+	__u64 gen;
+	__u32 kind;
+	__u32 pad;
+};
+
+/* LRU: a call whose RET we never see (a panic unwinding through it, or
+ * connstate attached while it ran) must not fill it for good. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+/* Drops this thread's tls_calls entry if a goroutine's call made it; the
+ * socket its syscalls named goes to that call first. */
+static __always_inline void go_unbind(__u64 id)
+{
+	struct cs_tls_call *tc = bpf_map_lookup_elem(&tls_calls, &id);
+	struct go_key k = { .tgid = id >> 32 };
+	struct go_call *call;
+
+	if (!tc || tc->kind != TK_GO)
+		return;
+	k.g = tc->sizep;
+	if (tc->sk && (call = bpf_map_lookup_elem(&go_calls, &k)) && call->conn == tc->ssl) {
+		call->sk = tc->sk;
+		call->gen = tc->gen;
+	}
+	bpf_map_delete_elem(&tls_calls, &id);
+}
+
+/* The goroutine g runs call on this thread: its syscalls belong to it. */
+static __always_inline void go_bind(__u64 id, __u64 g, const struct go_call *call)
+{
+	struct cs_tls_call tc = { .ssl = call->conn, .sizep = g, .sk = call->sk, .gen = call->gen,
+				  .kind = TK_GO };
+
+	bpf_map_update_elem(&tls_calls, &id, &tc, BPF_ANY);
+}
+
+static __always_inline int go_enter(struct pt_regs *ctx, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_key k = { .g = ctx->r14, .tgid = id >> 32 };
+	struct go_call call = { .conn = ctx->ax, .buf = ctx->bx, .kind = kind }, *cur;
+
+	if (stopping || !is_target(k.tgid))
+		return 0;
+	cur = bpf_map_lookup_elem(&go_calls, &k);
+	/* a handshake run from inside Read/Write belongs to it */
+	if (cur && kind == TK_OTHER && cur->kind != TK_OTHER && cur->conn == call.conn)
+		return 0;
+	go_unbind(id);
+	bpf_map_update_elem(&go_calls, &k, &call, BPF_ANY);
+	go_bind(id, k.g, &call);
+	return 0;
+}
+
+static __always_inline int go_ret(struct pt_regs *ctx, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_key k = { .g = ctx->r14, .tgid = id >> 32 };
+	struct ssl_key key = { .tgid = id >> 32 };
+	__s64 n = (__s64)ctx->ax;
+	struct ssl_sock *known, now;
+	struct go_call call, *cur;
+
+	if (stopping)
+		return 0;
+	cur = bpf_map_lookup_elem(&go_calls, &k);
+	/* another kind: the end of a handshake nested in Read/Write */
+	if (!cur || cur->kind != kind)
+		return 0;
+	go_unbind(id);
+	call = *cur;
+	bpf_map_delete_elem(&go_calls, &k);
+	key.ssl = call.conn;
+	if (call.sk) {
+		now.sk = call.sk;
+		now.gen = call.gen;
+		bpf_map_update_elem(&ssl_socks, &key, &now, BPF_ANY);
+	} else if ((known = bpf_map_lookup_elem(&ssl_socks, &key))) {
+		/* its bytes were already decrypted and buffered: no syscall */
+		call.sk = known->sk;
+		call.gen = known->gen;
+	}
+	if (kind == TK_OTHER || n <= 0)
+		return 0;
+	deliver(call.sk, call.gen, kind == TK_READ, call.buf, n);
+	return 0;
+}
+
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, TK_READ);
+}
+
+SEC("uprobe")
+int go_read_ret(struct pt_regs *ctx)
+{
+	return go_ret(ctx, TK_READ);
+}
+
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, TK_WRITE);
+}
+
+SEC("uprobe")
+int go_write_ret(struct pt_regs *ctx)
+{
+	return go_ret(ctx, TK_WRITE);
+}
+
+/* (*Conn).serverHandshake: its syscalls are ciphertext and tie the conn to
+ * its socket; it runs once per connection, not on every Read. */
+SEC("uprobe")
+int go_hs_enter(struct pt_regs *ctx)
+{
+	return go_enter(ctx, TK_OTHER);
+}
+
+SEC("uprobe")
+int go_hs_ret(struct pt_regs *ctx)
+{
+	return go_ret(ctx, TK_OTHER);
+}
+
+/* internal/poll.(*FD).Read/Write, at the call that parks the goroutine
+ * until the socket is ready: this thread will run other goroutines. */
+SEC("uprobe")
+int go_park(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (stopping || !is_target(id >> 32))
+		return 0;
+	go_unbind(id);
+	return 0;
+}
+
+/* ... and right after it: the goroutine runs again, maybe on another thread. */
+SEC("uprobe")
+int go_resume(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_key k = { .g = ctx->r14, .tgid = id >> 32 };
+	struct go_call *call;
+
+	if (stopping || !is_target(k.tgid))
+		return 0;
+	call = bpf_map_lookup_elem(&go_calls, &k);
+	if (!call)
+		return 0;
+	go_unbind(id);
+	go_bind(id, k.g, call);
 	return 0;
 }

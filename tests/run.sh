@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test suite and sums their counts into one closing line:
 #   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate), servers
-#   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), cli (the command-line
+#   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), oracle_tls and
+#   oracle_tls_go1.23 (Go's ConnState over crypto/tls, Go 1.19 and 1.23), tls_go, cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
 # Suites that need root and BPF fail, loudly, where the machine cannot run
 # them: a skipped BPF test must not look like a pass.
@@ -90,6 +91,10 @@ suite load tests/load/losses.sh --connstate ./connstate
 suite fleet tests/fleet/fleet.sh --connstate ./connstate
 suite install tests/install/install.sh --connstate ./connstate
 suite tls tests/tls/tls.sh --connstate ./connstate
+suite oracle_tls tests/oracle/run_tls.sh --connstate ./connstate
+suite oracle_tls_go1.23 tests/oracle/run_tls.sh --suite oracle_tls_go1.23 --go /usr/lib/go-1.23/bin/go \
+	--connstate ./connstate
+suite tls_go tests/tls/go.sh --connstate ./connstate
 if [ "${VMTEST:-0}" = 1 ] || [[ "$only" == *" vmtest "* ]]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi

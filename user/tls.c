@@ -15,10 +15,13 @@
 #include "tls.skel.h"
 #include "links.h"
 #include "tls.h"
+#include "tls_go.h"
 
 #define MAX_LIBS 16
 /* uprobes per library: 4 data calls x 2, 3 marking calls x 2, SSL_free */
 #define MAX_LINKS (MAX_LIBS * 15)
+/* Go: entries, every RET of three functions, two per park point */
+#define MAX_GO_LINKS 512
 
 /* A file holding OpenSSL's SSL_* functions: a libssl, or an executable
  * with OpenSSL linked in. Told apart from others by device and inode. */
@@ -28,12 +31,15 @@ struct lib {
 	unsigned long dev_major, dev_minor, ino;
 	pid_t pid;
 	bool in_exe;	   /* OpenSSL linked into the executable */
+	bool go;	   /* a Go program: its crypto/tls */
 };
 
 struct tls {
 	struct tls_bpf *skel;
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
+	struct bpf_link *go_links[MAX_GO_LINKS];
+	int ngo_links;
 };
 
 /* The calls probed; enter and exit name programs of tls.bpf.c. */
@@ -109,6 +115,7 @@ static size_t scan_maps(pid_t pid, struct lib *libs, size_t *n)
 		libs[*n].ino = ino;
 		libs[*n].pid = pid;
 		libs[*n].in_exe = false;
+		libs[*n].go = false;
 		(*n)++;
 	}
 	fclose(f);
@@ -164,7 +171,35 @@ static void scan_exe(pid_t pid, struct lib *libs, size_t *n)
 	libs[*n].ino = st.st_ino;
 	libs[*n].pid = pid;
 	libs[*n].in_exe = true;
+	libs[*n].go = false;
 	(*n)++;
+}
+
+/* A target that maps no libssl: a Go program, whose crypto/tls is in its
+ * executable. Returns whether it is one. */
+static bool scan_go(pid_t pid, struct lib *libs, size_t *n)
+{
+	char exe[64], target[512];
+	struct stat st;
+	ssize_t len;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	len = readlink(exe, target, sizeof(target) - 1);
+	if (len <= 0 || stat(exe, &st) || !tls_go_is_go(exe))
+		return false;
+	target[len] = '\0';
+	if (lib_known(libs, *n, major(st.st_dev), minor(st.st_dev), st.st_ino) || *n >= MAX_LIBS)
+		return true;
+	snprintf(libs[*n].path, sizeof(libs[*n].path), "%s", target);
+	snprintf(libs[*n].open, sizeof(libs[*n].open), "%s", exe);
+	libs[*n].dev_major = major(st.st_dev);
+	libs[*n].dev_minor = minor(st.st_dev);
+	libs[*n].ino = st.st_ino;
+	libs[*n].pid = pid;
+	libs[*n].in_exe = true;
+	libs[*n].go = true;
+	(*n)++;
+	return true;
 }
 
 static struct bpf_link *attach_one(struct bpf_program *prog, const char *file, const char *func,
@@ -276,18 +311,26 @@ struct tls *tls_attach(struct connstate_bpf *skel, const pid_t *pids, size_t npi
 	static struct lib libs[MAX_LIBS];
 	size_t nlibs = 0, i;
 	struct tls *t;
-	int made = 0;
+	int made = 0, n;
 
 	for (i = 0; i < npids; i++)
-		if (!scan_maps(pids[i], libs, &nlibs))
+		if (!scan_maps(pids[i], libs, &nlibs) && !scan_go(pids[i], libs, &nlibs))
 			scan_exe(pids[i], libs, &nlibs);
 	if (!nlibs)
 		return NULL;
 	t = load(skel);
 	if (!t)
 		return NULL;
-	for (i = 0; i < nlibs; i++)
-		made += attach_lib(t, &libs[i], verbose);
+	for (i = 0; i < nlibs; i++) {
+		if (!libs[i].go) {
+			made += attach_lib(t, &libs[i], verbose);
+			continue;
+		}
+		n = tls_go_attach(t->skel, libs[i].open, libs[i].path, libs[i].pid, verbose,
+				  t->go_links + t->ngo_links, MAX_GO_LINKS - t->ngo_links);
+		t->ngo_links += n;
+		made += n;
+	}
 	if (!made) {
 		tls_free(t);
 		return NULL;
@@ -307,6 +350,8 @@ void tls_detach(struct tls *t)
 		return;
 	links_destroy(t->links, t->nlinks);
 	t->nlinks = 0;
+	links_destroy(t->go_links, t->ngo_links);
+	t->ngo_links = 0;
 }
 
 void tls_free(struct tls *t)

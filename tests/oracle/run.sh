@@ -8,15 +8,18 @@
 #
 # Only bash, grep, sed, awk, sleep, kill and mktemp are needed at run time
 # (plus go unless --no-build), so this also runs in a busybox VM with prebuilt
-# binaries.
+# binaries. run_tls.sh reuses it: ORACLE_SUITE names the suite, and
+# ORACLE_FLAGS go to both the server and the client (-tls).
 set -u
+suite=${ORACLE_SUITE:-oracle}
+read -r -a oflags <<<"${ORACLE_FLAGS:-}"
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
 # until the scenarios are known, the one check is that the setup works
-suite_begin oracle 1
+suite_begin "$suite" 1
 
 connstate=""
 bindir="$root/.output/oracle"
@@ -66,7 +69,7 @@ if [ -n "$connstate" ] && [ ! -x "$connstate" ]; then
 	die "connstate binary $connstate not executable"
 fi
 if [ ${#scenarios[@]} -eq 0 ]; then
-	mapfile -t scenarios < <("$bindir/client" -list)
+	mapfile -t scenarios < <("$bindir/client" "${oflags[@]}" -list)
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/oracle.XXXXXX") || die "mktemp failed"
@@ -122,9 +125,9 @@ showdiff() {
 	}'
 }
 
-suite_begin oracle ${#scenarios[@]}
+suite_begin "$suite" ${#scenarios[@]}
 
-"$bindir/server" -addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
+"$bindir/server" "${oflags[@]}" -addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 server_up() { grep -q '^listening ' "$work/server.err" || ! kill -0 "$server_pid" 2>/dev/null; }
 wait_until 5 server_up
@@ -200,7 +203,7 @@ for ((k = 0; k < ${#scenarios[@]}; k++)); do
 	csoff=0
 	[ -n "$connstate" ] && csoff=$(nlines "$work/connstate.out")
 
-	"$bindir/client" -addr "$addr" -scenario "$s" >"$work/$k.$s.client.out" 2>"$work/$k.$s.client.err"
+	"$bindir/client" "${oflags[@]}" -addr "$addr" -scenario "$s" >"$work/$k.$s.client.out" 2>"$work/$k.$s.client.err"
 	rc=$?
 	if [ $rc != 0 ]; then
 		err=$(<"$work/$k.$s.client.err")

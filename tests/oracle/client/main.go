@@ -67,6 +67,9 @@ func main() {
 	name := flag.String("scenario", "", "scenario to run")
 	list := flag.Bool("list", false, "print scenario names and exit")
 	flag.Parse()
+	if *useTLS {
+		scenarios = append(scenarios, tlsScenarios...)
+	}
 
 	if *list {
 		for _, s := range scenarios {
@@ -104,6 +107,11 @@ func dial(addr string) (*conn, error) {
 	fmt.Printf("conn %s\n", c.LocalAddr())
 	// Bounds every scenario: a stuck server fails the run instead of hanging it.
 	c.SetDeadline(time.Now().Add(timeout))
+	if *useTLS {
+		if c, err = tlsWrap(c); err != nil {
+			return nil, err
+		}
+	}
 	return &conn{Conn: c, br: bufio.NewReader(c)}, nil
 }
 

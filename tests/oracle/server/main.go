@@ -34,6 +34,10 @@ func main() {
 			fmt.Fprintf(os.Stdout, "Client: %s - new state: %s\n", c.RemoteAddr(), cs)
 		},
 	}
+	if ln, err = maybeTLS(ln, srv); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		os.Exit(1)
