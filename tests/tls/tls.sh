@@ -141,7 +141,17 @@ closed_all() {
 	done
 }
 
-no_tls_progs() { ! bpftool prog show 2>/dev/null | grep -qE 'name (ssl_read_enter|ssl_other_exit)'; }
+# the ids of the tls.bpf.c programs PID holds (other runs' are not ours)
+tls_prog_ids() {
+	comm -12 <(grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u) \
+		<(bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*name ssl_.*/\1/p' | sort -u)
+}
+# none of the program ids in $ours_tls is loaded any more (and there were some)
+no_tls_progs() {
+	[ -n "$ours_tls" ] &&
+		[ -z "$(bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*/\1/p' | grep -xF "$ours_tls")" ]
+}
+ours_tls=""
 
 if ! openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
 	-days 2 -subj /CN=localhost >/dev/null 2>&1; then
@@ -189,13 +199,14 @@ if [ -n "$py_port" ] && cs_start "$d/cs.out" "$d/cs.err" -j -p "$py_pid"; then
 		fail py_json_has_tls_true "invalid JSON, or records without tls:true: ${bad:0:300}"
 	fi
 	# the target exits while the uprobes are attached
+	ours_tls=$(tls_prog_ids "$CS_PID")
 	stop_group "$py_pid"
 	if wait_until 5 eval '! kill -0 "$CS_PID" 2>/dev/null' && wait "$CS_PID" &&
-		grep -q 'every target process has exited' "$d/cs.err" && no_tls_progs; then
+		grep -q 'every target process has exited' "$d/cs.err" && wait_until 5 no_tls_progs; then
 		pass no_tls_probe_left_after_target_exit
 	else
 		fail no_tls_probe_left_after_target_exit \
-			"connstate still running, failed, or tls.bpf.c programs left: $(tail -n 3 "$d/cs.err")"
+			"connstate still running, failed, or its tls.bpf.c programs left (ids '$ours_tls'): $(tail -n 3 "$d/cs.err")"
 	fi
 else
 	fail py_server_and_connstate_start "port '$py_port'; $(tail -n 3 "$d/cs.err" 2>/dev/null)"
