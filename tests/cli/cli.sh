@@ -49,6 +49,9 @@ expect_error() {
 # start_server [ADDR]: the Go oracle server; sets srv_pid and port
 start_server() {
 	port=""
+	# emptied first: the last server's "listening" line must not count
+	: >"$work/server.out"
+	: >"$work/server.err"
 	"$oracle/server" -addr "${1:-127.0.0.1:0}" >"$work/server.out" 2>"$work/server.err" &
 	srv_pid=$!
 	track_pid "$srv_pid"

@@ -170,9 +170,13 @@ victim=$!
 track_pid "$victim"
 verdict="" tried=0
 for n in $(seq 40 10 150); do
-	strace -f -qq -e trace=perf_event_open,close,exit_group -o "$work/strace" \
+	# -ff: a file per thread, so calls from the detaching threads are
+	# not split into "unfinished" and "resumed" halves
+	rm -f "$work"/strace.*
+	strace -ff -qq -e trace=perf_event_open,close,exit_group -o "$work/strace" \
 		timeout -s INT 3 prlimit --nofile=$n "$CS_BIN" -p "$victim" >/dev/null 2>"$work/attach.err"
 	rc=$?
+	cat "$work"/strace.* >"$work/strace" 2>/dev/null
 	grep -q '^connstate: attached' "$work/attach.err" && break # enough descriptors
 	grep -q 'failed to attach' "$work/attach.err" || continue
 	tried=$((tried + 1))
