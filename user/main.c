@@ -46,7 +46,6 @@ struct app {
 	struct metrics *metrics;
 	struct cgroup_target cg; /* --cgroup */
 	pid_t child;		 /* -c: the command's process */
-	int child_status;
 	uint64_t interval_start;
 	uint64_t lost_told;
 	bool draining; /* detached: consume what the ring buffer still holds */
