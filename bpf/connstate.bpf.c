@@ -297,8 +297,9 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
 		len = CS_HEAD_CAP + CS_TAIL_CAP;
 	len += (__u64)s->e.nframes * sizeof(struct cs_frame);
-	if (len > sizeof(s->data))
-		len = sizeof(s->data);
+	/* clamped(): 5.10's verifier lost this bound when the compiler
+	 * spilled len before the check (seen with --hooks=tracepoints) */
+	len = clamped(len, sizeof(s->data));
 	if (c) {
 		s->e.lost = c->lost;
 		s->e.gen = c->gen;
