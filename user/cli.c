@@ -58,7 +58,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Print a summary line per target every SECONDS", 0 },
 	{ "quiet", 'q', NULL, 0, "No state, request or warning lines (for --metrics or --interval)", 0 },
 	{ "hooks", OPT_HOOKS, "KIND", 0,
-	  "Syscall hooks: raw (sys_enter/sys_exit, cheaper for the rest of the host), tracepoints (syscalls/*), or auto (default: raw where the kernel has it); -v says which",
+	  "Syscall hooks: tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: tracepoints, measured cheaper); -v says which",
 	  0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},

@@ -174,25 +174,25 @@ static bool btf_has_type(const char *btf_path, const char *name, __u32 kind)
 }
 
 /*
- * The raw sys_enter/sys_exit programs where asked for, or by default where
- * the kernel has them (BTF tracepoints, 5.5+): they spare every other
- * syscall on the host the perf record a tracepoint/syscalls/ program costs.
- * Only the chosen set is loaded.
+ * The raw sys_enter/sys_exit programs only where asked for: they spare
+ * every other syscall on the host the perf record a tracepoint/syscalls/
+ * program costs, but run for every syscall number, and on 6.18 that cost
+ * more than it saved (README, Performance). Only the chosen set is loaded.
  */
 static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 			const char *release)
 {
-	bool have = btf_has_type(o->btf_path, "btf_trace_sys_enter", BTF_KIND_TYPEDEF) &&
-		    btf_has_type(o->btf_path, "btf_trace_sys_exit", BTF_KIND_TYPEDEF);
 	struct bpf_program *prog;
 
-	if (o->hooks == LOADER_HOOKS_RAW && !have) {
+	/* parsing BTF takes milliseconds: only when raw is asked for */
+	if (o->hooks == LOADER_HOOKS_RAW &&
+	    !btf_has_type(o->btf_path, "btf_trace_sys_enter", BTF_KIND_TYPEDEF)) {
 		fprintf(stderr,
 			"connstate: kernel %s lacks the BTF tracepoints sys_enter/sys_exit (Linux 5.5+ with BTF has them): use --hooks=tracepoints\n",
 			release);
 		return -1;
 	}
-	raw_hooks = o->hooks == LOADER_HOOKS_RAW || (o->hooks == LOADER_HOOKS_AUTO && have);
+	raw_hooks = o->hooks == LOADER_HOOKS_RAW;
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (raw_hooks && is_syscall_tp(prog))
 			bpf_program__set_autoload(prog, false);

@@ -11,7 +11,7 @@
 
 /* Which programs follow the syscalls (see bpf/connstate.bpf.c). */
 enum loader_hooks {
-	LOADER_HOOKS_AUTO, /* raw where the kernel has tp_btf sys_enter/sys_exit */
+	LOADER_HOOKS_AUTO, /* the tracepoints: measured cheaper (README, Performance) */
 	LOADER_HOOKS_TRACEPOINTS, /* one tracepoint/syscalls/ program per syscall */
 	LOADER_HOOKS_RAW, /* tp_btf/sys_enter and sys_exit, for every syscall */
 };

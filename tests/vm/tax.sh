@@ -27,10 +27,10 @@ EOF
 cat >>"$work/test.sh" <<'EOF'
 ms() {
 	local a b
-	a=$(date +%s%N)
+	a=${EPOCHREALTIME/./}
 	dd if=/dev/zero of=/dev/null bs=1 count=$n 2>/dev/null
-	b=$(date +%s%N)
-	echo $(((b - a) / 1000000))
+	b=${EPOCHREALTIME/./}
+	echo $(((b - a) / 1000))
 }
 sleep 10000 & sl=$!
 declare -A t
@@ -44,7 +44,14 @@ for r in $(seq $rounds); do
 		if [ $m != none ]; then kill -INT $cs; wait $cs; fi
 	done
 done
+# the median ratio of each mode to the untraced run of its round
 for m in none raw tracepoints; do echo "tax: $m ms${t[$m]}"; done
+read -ra b <<<"${t[none]}"
+for m in raw tracepoints; do
+	read -ra x <<<"${t[$m]}"
+	for i in "${!b[@]}"; do echo "$((x[i] * 1000 / b[i]))"; done | sort -n |
+		awk -v m=$m '{ v[NR] = $1 } END { printf "tax: %s ratio median %.2f (%.2f-%.2f)\n", m, v[int((NR + 1) / 2)] / 1000, v[1] / 1000, v[NR] / 1000 }'
+done
 kill $sl
 EOF
 "$here/run.sh" "$@" -- "$work/test.sh" "$work/connstate"
