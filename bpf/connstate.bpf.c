@@ -297,8 +297,9 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
 		len = CS_HEAD_CAP + CS_TAIL_CAP;
 	len += (__u64)s->e.nframes * sizeof(struct cs_frame);
-	if (len > sizeof(s->data))
-		len = sizeof(s->data);
+	/* clamped(): 5.10's verifier lost this bound when the compiler
+	 * spilled len before the check (seen with --hooks=tracepoints) */
+	len = clamped(len, sizeof(s->data));
 	if (c) {
 		s->e.lost = c->lost;
 		s->e.gen = c->gen;
@@ -445,16 +446,31 @@ static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, _
 	return conn_add(sk, tgid, fd, CS_EV_ADOPT);
 }
 
-static __always_inline int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
+
+static __always_inline bool in_compat_syscall(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+}
+
+/* Set by the loader when the raw sys_enter/sys_exit programs are the
+ * syscall hooks: they see ia32 syscalls too. */
+const volatile bool raw_hooks = false;
+
+/* A syscall of a target that we follow: checked before any other work. */
+static __always_inline bool syscall_wanted(__u32 tgid)
+{
+	return !stopping && is_target(tgid) && !(raw_hooks && in_compat_syscall());
+}
+
+static __always_inline int on_accept_exit(long fd)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	long fd = ctx->ret;
 	struct sock *sk;
 
-	if (stopping)
-		return 0;
-
-	if (!is_target(tgid) || fd < 0)
+	if (fd < 0 || !syscall_wanted(tgid))
 		return 0;
 	sk = file_to_sock(fd_to_file(fd));
 	if (!sk || !is_inet_tcp(sk))
@@ -466,13 +482,13 @@ static __always_inline int on_accept_exit(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_accept_exit(ctx);
+	return on_accept_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_accept_exit(ctx);
+	return on_accept_exit(ctx->ret);
 }
 
 /* A syscall of c we cannot follow is data lost for c, like a lost event:
@@ -505,10 +521,7 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	struct sock *sk;
 	__u64 key;
 
-	if (stopping)
-		return 0;
-
-	if (!is_target(tgid))
+	if (!syscall_wanted(tgid))
 		return 0;
 	sk = file_to_sock(fd_to_file(fd));
 	if (!sk)
@@ -827,10 +840,9 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 	walk_lost(s, c);
 }
 
-static __always_inline int io_exit(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int io_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	long ret = ctx->ret;
 	struct stash *sp, st;
 	struct user_msghdr msg;
 	struct scratch *s;
@@ -979,7 +991,7 @@ int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_read")
 int tp_io_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return io_exit(ctx);
+	return io_exit(ctx->ret);
 }
 
 /* True if closing this descriptor drops the file's last reference: a
@@ -997,8 +1009,7 @@ static __always_inline bool file_last_ref(struct file *file)
 	return cnt == 1;
 }
 
-SEC("tracepoint/syscalls/sys_enter_close")
-int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int close_enter(__u32 fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct stash st = {};
@@ -1007,12 +1018,9 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 	struct sock *sk;
 	__u64 key;
 
-	if (stopping)
+	if (!syscall_wanted(id >> 32))
 		return 0;
-
-	if (!is_target(id >> 32))
-		return 0;
-	file = fd_to_file(ctx->args[0]);
+	file = fd_to_file(fd);
 	sk = file_to_sock(file);
 	if (!sk)
 		return 0;
@@ -1022,16 +1030,21 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	st.gen = c->gen;
 	st.sk = key;
-	st.fd = ctx->args[0];
+	st.fd = fd;
 	st.kind = K_CLOSE;
 	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
 		stash_failed(c);
 	return 0;
 }
 
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return close_enter(ctx->args[0]);
+}
+
 /* Reported at exit so that the state change close() causes comes first. */
-SEC("tracepoint/syscalls/sys_exit_close")
-int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int close_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct stash *sp;
@@ -1057,7 +1070,7 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 	s = event_begin(CS_EV_CLOSE, key, id >> 32);
 	if (s) {
 		s->e.fd = sp->fd;
-		s->e.ret = ctx->ret;
+		s->e.ret = ret;
 		if (!event_submit(s, c))
 			record_unseen_end(key, c);
 	}
@@ -1066,8 +1079,13 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_shutdown")
-int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
+SEC("tracepoint/syscalls/sys_exit_close")
+int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
+{
+	return close_exit(ctx->ret);
+}
+
+static __always_inline int shutdown_enter(__u32 fd, long how)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct scratch *s;
@@ -1075,12 +1093,9 @@ int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 	struct sock *sk;
 	__u64 key;
 
-	if (stopping)
+	if (!syscall_wanted(tgid))
 		return 0;
-
-	if (!is_target(tgid))
-		return 0;
-	sk = file_to_sock(fd_to_file(ctx->args[0]));
+	sk = file_to_sock(fd_to_file(fd));
 	key = (__u64)sk;
 	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
 	if (!c)
@@ -1089,9 +1104,105 @@ int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
 	if (!s)
 		return 0;
-	s->e.fd = ctx->args[0];
-	s->e.ret = ctx->args[1];
+	s->e.fd = fd;
+	s->e.ret = how;
 	event_submit(s, c);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_shutdown")
+int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
+{
+	return shutdown_enter(ctx->args[0], ctx->args[1]);
+}
+
+/*
+ * The same syscalls through the raw sys_enter/sys_exit tracepoints (BTF
+ * flavour, 5.5+; the loader picks these or the tracepoint/syscalls/ ones
+ * above, --hooks). A tracepoint/syscalls/ program costs every syscall of
+ * the host a perf record of its arguments before it can return; these
+ * run for every syscall number instead, so they turn away the numbers we
+ * do not follow with one comparison, then non-targets with one lookup.
+ * x86-64 numbers (arch/x86/entry/syscalls/syscall_64.tbl); an ia32
+ * syscall (TS_COMPAT) has other numbers and is skipped, as the syscalls/
+ * tracepoints skip it.
+ */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_shutdown 48
+#define NR_accept4 288
+SEC("tp_btf/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u64 a0, a1, a2;
+
+	switch (nr) {
+	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg:
+	case NR_write: case NR_writev: case NR_sendto: case NR_sendmsg:
+	case NR_sendfile: case NR_close: case NR_shutdown:
+		break;
+	default:
+		return 0;
+	}
+	a0 = regs->di;
+	a1 = regs->si;
+	a2 = regs->dx;
+	switch (nr) {
+	case NR_read:
+		return io_enter(a0, a1, 0, K_BUF, CS_EV_READ);
+	case NR_readv:
+		return io_enter(a0, a1, a2, K_IOV, CS_EV_READ);
+	case NR_recvfrom:
+		if (regs->r10 & MSG_PEEK)
+			return 0;
+		return io_enter(a0, a1, 0, K_BUF, CS_EV_READ);
+	case NR_recvmsg:
+		if (a2 & MSG_PEEK)
+			return 0;
+		return io_enter(a0, a1, 0, K_MSG, CS_EV_READ);
+	case NR_write:
+		return io_enter(a0, a1, 0, K_BUF, CS_EV_WRITE);
+	case NR_writev:
+		return io_enter(a0, a1, a2, K_IOV, CS_EV_WRITE);
+	case NR_sendto:
+		return io_enter(a0, a1, 0, K_BUF, CS_EV_WRITE);
+	case NR_sendmsg:
+		return io_enter(a0, a1, 0, K_MSG, CS_EV_WRITE);
+	case NR_sendfile:
+		return io_enter(a0, 0, 0, K_SENDFILE, CS_EV_WRITE);
+	case NR_close:
+		return close_enter(a0);
+	case NR_shutdown:
+		return shutdown_enter(a0, a1);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = regs->orig_ax;
+
+	switch (nr) {
+	case NR_accept: case NR_accept4:
+		return on_accept_exit(ret);
+	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg:
+	case NR_write: case NR_writev: case NR_sendto: case NR_sendmsg:
+	case NR_sendfile:
+		/* a stash of this thread exists only if its enter was wanted */
+		return io_exit(ret);
+	case NR_close:
+		return close_exit(ret);
+	}
 	return 0;
 }
 

@@ -36,7 +36,8 @@ static const char doc[] =
 	"\n"
 	"OPTIONS:";
 
-enum { OPT_BTF = 1000, OPT_RING, OPT_MAX_CONNS, OPT_SHOW_QUERY, OPT_METRICS, OPT_INTERVAL, OPT_CGROUP };
+enum { OPT_BTF = 1000, OPT_RING, OPT_MAX_CONNS, OPT_SHOW_QUERY, OPT_METRICS, OPT_INTERVAL, OPT_CGROUP,
+       OPT_HOOKS };
 
 static const struct argp_option opts[] = {
 	{ "pid", 'p', "PID", 0, "Process to watch, with its children (repeatable)", 0 },
@@ -56,6 +57,9 @@ static const struct argp_option opts[] = {
 	  "Serve Prometheus metrics at http://ADDR:PORT/metrics (IP:PORT, [IPv6]:PORT, localhost:PORT, :PORT)", 0 },
 	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Print a summary line per target every SECONDS", 0 },
 	{ "quiet", 'q', NULL, 0, "No state, request or warning lines (for --metrics or --interval)", 0 },
+	{ "hooks", OPT_HOOKS, "KIND", 0,
+	  "Syscall hooks: tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: tracepoints, measured cheaper); -v says which",
+	  0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
 };
@@ -183,6 +187,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			return EINVAL;
 		}
 		c->interval = v;
+		break;
+	case OPT_HOOKS:
+		if (strcmp(arg, "auto") && strcmp(arg, "tracepoints") && strcmp(arg, "raw")) {
+			fprintf(stderr,
+				"connstate: invalid --hooks '%s': expected auto, tracepoints or raw\n",
+				arg);
+			return EINVAL;
+		}
+		c->hooks = arg;
 		break;
 	case ARGP_KEY_ARG:
 		fprintf(stderr, "connstate: unexpected argument '%s' (use -p PID)\n", arg);

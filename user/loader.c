@@ -32,6 +32,13 @@ static const char *const io_exits[] = {
 
 /* The links of tp_io_exit; the skeleton holds one link per program. */
 static struct bpf_link *io_exit_links[N_IO_EXITS];
+/* The syscalls go through raw_sys_enter/raw_sys_exit, not tracepoint/syscalls/ */
+static bool raw_hooks;
+
+static bool is_syscall_tp(const struct bpf_program *prog)
+{
+	return !strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/", 20);
+}
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
@@ -112,7 +119,7 @@ static int check_tracepoints(struct bpf_object *obj)
 		return -1;
 	}
 	uname(&u);
-	for (size_t i = 0; i < N_IO_EXITS; i++) {
+	for (size_t i = 0; i < N_IO_EXITS && !raw_hooks; i++) {
 		char path[256];
 
 		snprintf(path, sizeof(path), "%s/syscalls/%s", events, io_exits[i]);
@@ -127,7 +134,7 @@ static int check_tracepoints(struct bpf_object *obj)
 		const char *tp = strchr(sec, '/'), *since;
 		char path[256];
 
-		if (strncmp(sec, "tracepoint/", 11) || !tp)
+		if (strncmp(sec, "tracepoint/", 11) || !tp || !bpf_program__autoload(prog))
 			continue;
 		tp++;
 		snprintf(path, sizeof(path), "%s/%s", events, tp);
@@ -156,6 +163,51 @@ static bool btf_has_member(const struct btf *btf, const char *type, const char *
 		if (!strcmp(btf__name_by_offset(btf, m->name_off), member))
 			return true;
 	return false;
+}
+
+static bool btf_has_type(const char *btf_path, const char *name, __u32 kind)
+{
+	struct btf *btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
+	bool has = btf && btf__find_by_name_kind(btf, name, kind) >= 0;
+
+	btf__free(btf);
+	return has;
+}
+
+/*
+ * The raw sys_enter/sys_exit programs only where asked for: they spare
+ * every other syscall on the host the perf record a tracepoint/syscalls/
+ * program costs, but run for every syscall number, and on 6.18 that cost
+ * more than it saved (README, Performance). Only the chosen set is loaded.
+ */
+static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
+			const char *release)
+{
+	struct bpf_program *prog;
+
+	/* parsing BTF takes milliseconds: only when raw is asked for */
+	if (o->hooks == LOADER_HOOKS_RAW &&
+	    !btf_has_type(o->btf_path, "btf_trace_sys_enter", BTF_KIND_TYPEDEF)) {
+		fprintf(stderr,
+			"connstate: kernel %s lacks the BTF tracepoints sys_enter/sys_exit (Linux 5.5+ with BTF has them): use --hooks=tracepoints\n",
+			release);
+		return -1;
+	}
+	raw_hooks = o->hooks == LOADER_HOOKS_RAW;
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (raw_hooks && is_syscall_tp(prog))
+			bpf_program__set_autoload(prog, false);
+	}
+	if (!raw_hooks) {
+		bpf_program__set_autoload(skel->progs.raw_sys_enter, false);
+		bpf_program__set_autoload(skel->progs.raw_sys_exit, false);
+	}
+	skel->rodata->raw_hooks = raw_hooks;
+	if (o->verbose)
+		fprintf(stderr, "connstate: syscall hooks: %s\n",
+			raw_hooks ? "raw (tp_btf/sys_enter, tp_btf/sys_exit)" :
+				    "tracepoints (tracepoint/syscalls/sys_{enter,exit}_*)");
+	return 0;
 }
 
 /* The paths CO-RE picks on this kernel, for -v and for bug reports. */
@@ -203,7 +255,7 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 		fprintf(stderr, "connstate: failed to open BPF object: %s\n", strerror(errno));
 		return NULL;
 	}
-	if (check_tracepoints(skel->obj))
+	if (choose_hooks(skel, o, u.release) || check_tracepoints(skel->obj))
 		goto fail;
 	bpf_map__set_max_entries(skel->maps.events, o->ring_bytes);
 	skel->rodata->wakeup_bytes = o->wakeup_bytes;
@@ -249,7 +301,7 @@ int loader_attach(struct connstate_bpf *skel)
 		struct bpf_program *prog = *s->progs[i].prog;
 		struct bpf_link *link;
 
-		if (prog == skel->progs.tp_io_exit)
+		if (prog == skel->progs.tp_io_exit || !bpf_program__autoload(prog))
 			continue;
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -260,7 +312,7 @@ int loader_attach(struct connstate_bpf *skel)
 		*s->progs[i].link = link;
 		n++;
 	}
-	for (i = 0; i < (int)N_IO_EXITS; i++) {
+	for (i = 0; i < (int)N_IO_EXITS && !raw_hooks; i++) {
 		io_exit_links[i] =
 			bpf_program__attach_tracepoint(skel->progs.tp_io_exit, "syscalls", io_exits[i]);
 		if (!io_exit_links[i]) {

@@ -9,6 +9,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Which programs follow the syscalls (see bpf/connstate.bpf.c). */
+enum loader_hooks {
+	LOADER_HOOKS_AUTO, /* the tracepoints: measured cheaper (README, Performance) */
+	LOADER_HOOKS_TRACEPOINTS, /* one tracepoint/syscalls/ program per syscall */
+	LOADER_HOOKS_RAW, /* tp_btf/sys_enter and sys_exit, for every syscall */
+};
+
 struct loader_opts {
 	const char *btf_path; /* NULL: the running kernel's */
 	uint32_t ring_bytes;
@@ -17,6 +24,7 @@ struct loader_opts {
 	bool verbose; /* also say which kernel paths CO-RE picked */
 	uint64_t cgroup_id; /* --cgroup: its processes are the targets; 0: none */
 	uint32_t cgroup_level; /* its depth below the cgroup v2 root */
+	enum loader_hooks hooks;
 };
 
 struct connstate_bpf;

@@ -544,6 +544,9 @@ int main(int argc, char **argv)
 	lo.wakeup_bytes = lo.ring_bytes / 16;
 	lo.max_conns = app.cli.max_conns;
 	lo.verbose = app.cli.verbose;
+	lo.hooks = !app.cli.hooks || !strcmp(app.cli.hooks, "auto") ? LOADER_HOOKS_AUTO :
+		   !strcmp(app.cli.hooks, "raw")			 ? LOADER_HOOKS_RAW :
+									   LOADER_HOOKS_TRACEPOINTS;
 	lo.cgroup_id = app.cg.id;
 	lo.cgroup_level = app.cg.level;
 	app.skel = loader_load(&lo);

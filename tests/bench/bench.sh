@@ -23,6 +23,9 @@
 # this runs, restored after) of the programs connstate holds, read with
 # bpftool before and after each run; connstate's CPU from /proc/PID/stat.
 #
+# At the end it runs tests/bench/cost.sh (the host-wide tax with dd, and
+# BPF time per request); BENCH_QUICK=1 runs only that (about 2 minutes).
+#
 # Usage: tests/bench/bench.sh            (as root; `make bench` runs it)
 # Environment: CONNSTATE (./connstate), BENCH_PAIRS (5 rounds),
 # BENCH_SECS (5 s a run), BENCH_CONNS (50), BENCH_THREADS (1),
@@ -33,6 +36,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+[ "${BENCH_QUICK:-0}" = 1 ] && exec "$here/cost.sh"
 # shellcheck source=../lib.sh
 . "$root/tests/lib.sh"
 CS=${CONNSTATE:-$root/connstate}
@@ -360,4 +364,6 @@ log "done in $(($(date +%s) - start)) s"
 	echo "foreign_bpf_end=$(lib foreign), load $(cut -d' ' -f1-3 /proc/loadavg)"
 } >>"$RAW/meta"
 lib report "$RAW" | tee "$OUT/results.txt"
+cleanup # cost.sh starts its own nginx
+"$here/cost.sh"
 exit 0

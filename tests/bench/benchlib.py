@@ -11,6 +11,9 @@
                                     and N with it stopped (no wakeups)
   benchlib.py foreign               tracing programs already loaded
   benchlib.py report DIR            the report, from the run files in DIR
+  benchlib.py progsum PID           run_cnt and run_time_ns summed over the
+                                    BPF programs PID holds
+  benchlib.py cost-report DIR       cost.sh's report, from DIR/cost-*
 
 The report reads DIR/runs.tsv (workload, round, mode, tag a line) and, per
 tag, DIR/<tag>.wrk (wrk --latency output), and for traced runs <tag>.before
@@ -622,11 +625,89 @@ def report(d):
     print("\n".join(out))
 
 
+def cmd_progsum(pid):
+    st = fd_prog_stats(pid)
+    print(f"{sum(c for c, _ in st.values())} {sum(n for _, n in st.values())}")
+
+
+def read_progsum(path):
+    try:
+        c, n = open(path).read().split()
+        return int(c), int(n)
+    except (OSError, ValueError):
+        return None
+
+
+def rng(xs):
+    xs = [x for x in xs if x is not None]
+    return f"{min(xs):.2f}-{max(xs):.2f}" if xs else "n/a"
+
+
+def cost_report(d):
+    """cost.sh's figures: dd tax per mode, req/s ratio and BPF ns/request."""
+    meta = parse_kv(os.path.join(d, "cost-meta"))
+    out = []
+    p = out.append
+    p("connstate cost (tests/bench/cost.sh)")
+    for k in ("date", "kernel", "connstate", "foreign_bpf", "load_end"):
+        if k in meta:
+            p(f"{k + ':':13}{meta[k]}")
+    rows = []
+    try:
+        for line in open(os.path.join(d, "cost-dd.tsv")):
+            r, m, ms = line.split()
+            rows.append((int(r), m, int(ms)))
+    except OSError:
+        pass
+    base = {r: ms for r, m, ms in rows if m == "none"}
+    modes = [m for m in dict.fromkeys(m for _, m, _ in rows) if m != "none"]
+    p("")
+    p(f"host-wide tax: dd bs=1 by a non-target process, {len(base)} rounds; "
+      f"untraced {fmt(med(base.values()), '.0f')} ms median "
+      f"({min(base.values(), default=0)}-{max(base.values(), default=0)})")
+    for m in modes:
+        rs = [ms / base[r] for r, mm, ms in rows if mm == m and base.get(r)]
+        p(f"  {m:<12} {fmt(med(rs), '.2f')}x  (range {rng(rs)}, {len(rs)} pairs)")
+    runs = []
+    try:
+        runs = [line.split() for line in open(os.path.join(d, "cost-runs.tsv"))]
+    except OSError:
+        pass
+    for wl, title in WORKLOADS:
+        wr = [(int(r), m) for w, r, m in runs if w == wl]
+        if not wr:
+            continue
+        p("")
+        p(f"{title}:")
+        base = {r: parse_wrk(os.path.join(d, f"cost-{wl}-{r}-none.wrk"))["rps"]
+                for r, m in wr if m == "none"}
+        p(f"  untraced {fmt(med(base.values()), '.0f')} req/s median")
+        for m in [m for m in dict.fromkeys(m for _, m in wr) if m != "none"]:
+            rs, per = [], []
+            for r, mm in wr:
+                if mm != m:
+                    continue
+                f = os.path.join(d, f"cost-{wl}-{r}-{m}")
+                w = parse_wrk(f + ".wrk")
+                rs.append(ratio(w["rps"], base.get(r)))
+                a, b = read_progsum(f + ".before"), read_progsum(f + ".after")
+                if a and b and w["requests"]:
+                    per.append((b[1] - a[1]) / w["requests"])
+            p(f"  {m:<12} req/s ratio {fmt(med(rs))} (range {rng(rs)}); BPF "
+              f"{fmt(med(per), '.0f')} ns/request (range "
+              f"{fmt(min(per, default=None), '.0f')}-{fmt(max(per, default=None), '.0f')})")
+    print("\n".join(out))
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "snap":
         cmd_snap(int(sys.argv[2]))
     elif len(sys.argv) >= 4 and sys.argv[1] == "attach-time":
         cmd_attach_time(int(sys.argv[2]), sys.argv[3:])
+    elif len(sys.argv) == 3 and sys.argv[1] == "progsum":
+        cmd_progsum(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "cost-report":
+        cost_report(sys.argv[2])
     elif len(sys.argv) == 3 and sys.argv[1] == "report":
         report(sys.argv[2])
     elif len(sys.argv) == 5 and sys.argv[1] == "stop-probe":

@@ -73,6 +73,28 @@ if ! grep -Eq '^oracle: [1-9][0-9]* passed, 0 failed' /tmp/oracle.out; then
 	echo "vmtest: oracle ran no scenario or some failed (rc $rc)"
 	[ "$rc" != 0 ] || rc=1
 fi
+# connstate's default hooks are the syscall tracepoints: the HTTP/1 oracle
+# again with the raw sys_enter/sys_exit programs (--hooks=raw), and each
+# mode's -v line for the log
+if [ "$with_connstate" = 1 ]; then
+	printf '#!/bin/sh\nexec /bin/connstate --hooks=raw "$@"\n' >/tmp/cs-raw
+	chmod +x /tmp/cs-raw
+	for h in auto raw; do
+		sleep 1000 & sl=$!
+		/bin/connstate -v --hooks=$h -p "$sl" 2>&1 >/dev/null | grep '^connstate: syscall hooks' & cs=$!
+		sleep 3
+		kill -INT $(pidof connstate) 2>/dev/null
+		kill "$sl"
+		wait "$cs"
+	done
+	/oracle/run.sh --connstate /tmp/cs-raw --bin /bin --no-build \
+		--expected /oracle/expected.txt 2>&1 | sed 's/^oracle:/oracle (raw):/' |
+		tee /tmp/oracle_raw.out
+	if ! grep -Eq '^oracle \(raw\): [1-9][0-9]* passed, 0 failed' /tmp/oracle_raw.out; then
+		echo "vmtest: oracle with --hooks=raw ran no scenario or some failed"
+		rc=1
+	fi
+fi
 /oracle/run_h2.sh --connstate /bin/connstate --bin /bin --no-build \
 	--expected /oracle/expected_h2.txt 2>&1 | tee /tmp/oracle_h2.out
 rc2=${PIPESTATUS[0]}
