@@ -12,9 +12,11 @@ const char *argp_program_version = "connstate 0.1";
 const char *argp_program_bug_address = NULL;
 
 static const char doc[] =
-	"Print the HTTP/1.x connection states of a running server, as Go's\n"
-	"net/http Server.ConnState hook reports them: new, active, idle, hijacked,\n"
-	"closed. Works for any server (Go, nginx, Python, ...) with no change to it.\n"
+	"Print the HTTP connection states of a running server, as Go's net/http\n"
+	"Server.ConnState hook reports them: new, active, idle, hijacked, closed.\n"
+	"HTTP/1.x and HTTP/2 (h2c) in cleartext, and HTTPS through OpenSSL or Go's\n"
+	"crypto/tls. Works for any server (Go, nginx, Python, ...) with no change\n"
+	"to it.\n"
 	"\n"
 	"USAGE: connstate -p PID [-p PID ...] | --cgroup PATH | -c COMMAND\n"
 	"                 [-j] [-T] [-S] [-q] [--show-query] [--metrics ADDR:PORT]\n"
