@@ -39,50 +39,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_nginx: 2 workers on a free port; sets port, ngx_pid
+# start_nginx: 2 workers on a free port (lib.sh's nginx_start); sets port, ngx_pid
 start_nginx() {
-	local d=$work/nginx i
-	mkdir -p "$d/www" "$d/tmp"
+	local d=$work/nginx
+	nginx_start "$d" 2 '$connection $connection_requests $remote_port $status' \
+		'keepalive_requests 100000;' || return 1
+	port=$NGINX_PORT
+	ngx_pid=$NGINX_PID
 	echo hello >"$d/www/small.txt"
-	chmod -R a+rX "$d"
-	for _ in 1 2 3; do
-		port=$(free_port)
-		: >"$d/access.log"
-		cat >"$d/nginx.conf" <<-EOF2
-			worker_processes 2;
-			master_process on;
-			daemon off;
-			pid $d/nginx.pid;
-			error_log $d/error.log;
-			events { worker_connections 1024; }
-			http {
-			    log_format cs '\$connection \$connection_requests \$remote_port \$status';
-			    access_log $d/access.log cs;
-			    client_body_temp_path $d/tmp/body;
-			    proxy_temp_path $d/tmp/proxy;
-			    fastcgi_temp_path $d/tmp/fastcgi;
-			    uwsgi_temp_path $d/tmp/uwsgi;
-			    scgi_temp_path $d/tmp/scgi;
-			    keepalive_requests 100000;
-			    server { listen 127.0.0.1:$port; root $d/www; }
-			}
-		EOF2
-		setsid nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/nginx.out" 2>&1 &
-		ngx_pid=$!
-		if wait_until 5 curl -fs -o /dev/null "http://127.0.0.1:$port/small.txt" &&
-			[ "$(pgrep -P "$ngx_pid" | wc -l)" = 2 ]; then
-			: >"$d/access.log" # only the test's traffic
-			return 0
-		fi
-		kill -TERM -- "-$ngx_pid" 2>/dev/null
-		wait "$ngx_pid" 2>/dev/null
-		ngx_pid=""
-	done
-	return 1
+	wait_until 5 eval '[ "$(pgrep -P "$ngx_pid" | wc -l)" = 2 ]' || return 1
+	: >"$d/access.log" # only the test's traffic
 }
 
 # run_checks MODE NAME...: the checker's verdicts as PASS/FAIL lines
