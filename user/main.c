@@ -118,6 +118,10 @@ static int slot_of(const struct app *a, pid_t pid)
 {
 	size_t i;
 
+	/* one target (the usual case): no search per event */
+	if (stats_ntargets(a->stats) <= 1)
+		return 0;
+
 	for (i = 0; i < a->nlive; i++)
 		if (a->live[i] == pid)
 			return a->live_slot[i];
