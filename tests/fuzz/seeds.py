@@ -11,9 +11,13 @@ import struct
 
 here = os.path.dirname(os.path.abspath(__file__))
 
-# --- tracker: records of [type-1, socket, ret, flags, head*17, tail] + bytes;
-# flags bit 0 is both AF_INET and CS_F_SENDFILE (nothing copied): 0 = IPv6
+# --- tracker: records of [type-1 | frames << 4, socket, ret, flags, head*17,
+# tail] + bytes + 16-byte frame records; flags bit 0 is both AF_INET and
+# CS_F_SENDFILE (nothing copied): 0 = IPv6; bit 2 is CS_F_TLS on reads and
+# writes. Types past the kernel's: an end from unseen_ends, a reconcile.
 ACCEPT, READ, WRITE, CLOSE = 0, 2, 3, 4
+TLS_READ, TLS_WRITE, END_UNSEEN, RECONCILE = 10, 11, 12, 13
+F_TLS = 4
 
 
 def ev(kind, data=b"", sock=0, flags=0):
@@ -35,6 +39,25 @@ def pad(msg, n, marker=b"X-Pad: "):
 
 
 GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+
+
+def h2frame(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream) + payload
+
+
+# prior knowledge: preface, SETTINGS, HEADERS (GET / on stream 1: HPACK
+# static entries and a literal :authority), PING, SETTINGS ACK: 74 bytes
+H2_REQ = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + h2frame(4, 0, 0) + \
+    h2frame(1, 5, 1, bytes([0x82, 0x84, 0x86, 0x41, 1, 0x61])) + \
+    h2frame(6, 0, 0, b"12345678") + h2frame(4, 1, 0)
+# SETTINGS, SETTINGS ACK, HEADERS :status 200, empty DATA ending the stream
+H2_RESP = h2frame(4, 0, 0) + h2frame(4, 1, 0) + h2frame(1, 4, 1, bytes([0x88])) + \
+    h2frame(0, 1, 1)
+# a frame record: where a frame header starts past a write's copied head
+def frame_rec(off, hdr):
+    return struct.pack("<I", off) + hdr + bytes(3)
+
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
 
 tracker = {
@@ -58,6 +81,20 @@ tracker = {
     # a hole: ret 0x41 -> 65 * 100000 bytes, only 17 copied
     "hole": ev(ACCEPT) + ev(READ, pad(GET, 37)) +
     bytes([WRITE, 0, 0x41, 0, 1, 0]) + OK[:17] + ev(CLOSE),
+    "tls_keepalive": ev(ACCEPT) + ev(READ, b"\x16" * 37, flags=F_TLS) +
+    ev(TLS_READ, pad(GET, 37)) + ev(WRITE, b"\x17" * 74, flags=F_TLS) + ev(TLS_WRITE, pad(OK, 74)) +
+    ev(TLS_READ, pad(GET, 37)) + ev(TLS_WRITE, pad(OK, 74)) + ev(CLOSE),
+    "h2": ev(ACCEPT) + ev(READ, H2_REQ) + ev(WRITE, H2_RESP) + ev(READ) + ev(CLOSE),
+    # a 74-byte write, 34 bytes copied: the HEADERS frame and part of a DATA
+    # frame whose header the kernel's frame walk reports at offset 10
+    "h2_frames": ev(ACCEPT) + ev(READ, H2_REQ) + ev(WRITE, H2_RESP[:37]) +
+    bytes([WRITE | 1 << 4, 0, 2, 0, 2, 0]) + (h2frame(1, 4, 3, bytes([0x88])) +
+                                               h2frame(0, 1, 3, b"x" * 64))[:34] +
+    frame_rec(10, h2frame(0, 1, 3, b"x" * 64)[:9]) + ev(CLOSE),
+    "unseen_end": ev(ACCEPT) + ev(READ, pad(GET, 37)) + bytes([END_UNSEEN, 0, 0, 0, 0, 0]) +
+    bytes([END_UNSEEN, 0x90, 0, 0x80, 0, 0]),
+    "reconcile": ev(ACCEPT) + ev(ACCEPT, sock=1) + ev(READ, pad(GET, 37), sock=1) +
+    bytes([RECONCILE, 0, 0, 0, 0, 0]),
 }
 
 # --- http1: see fuzz_http1.c for the encoding
