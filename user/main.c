@@ -592,7 +592,16 @@ int main(int argc, char **argv)
 	if (nprogs >= 0) {
 		/* children forked while we attached */
 		add_descendants(&app);
-		app.tls = tls_attach(app.skel, app.live, app.nlive, verbose, &nprogs);
+		if (app.cli.cgroup) {
+			/* the libraries its processes map now; a process that
+			 * joins later shares them, or is not followed over TLS */
+			static pid_t procs[MAX_TARGETS];
+			size_t n = cgroup_pids(&app.cg, procs, MAX_TARGETS);
+
+			app.tls = tls_attach(app.skel, procs, n, verbose, &nprogs);
+		} else {
+			app.tls = tls_attach(app.skel, app.live, app.nlive, verbose, &nprogs);
+		}
 		tls_stop = tls_stop_word(app.tls);
 		for (i = 0; i < app.cli.npids; i++)
 			snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d",

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Fleet features, for real as root: --metrics scraped by a real Prometheus
 # and checked against nginx's access log, --interval summaries, targets by
-# --cgroup and -c, and their bad values.
+# --cgroup (HTTP and HTTPS) and -c, and their bad values.
 #
 # usage: tests/fleet/fleet.sh [--connstate PATH]
 set -u
@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-suite_begin fleet 15
+suite_begin fleet 16
 
 
 # expect_error NAME CODE REGEX ARGS...: one stderr line, that exit code, no stdout
@@ -177,6 +177,7 @@ cgroot=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 cgdir=$cgroot/connstate-fleet-$$
 if [ -z "$cgroot" ] || ! mkdir "$cgdir" 2>/dev/null; then
 	skip cgroup_traces_only_its_processes "no writable cgroup v2 hierarchy"
+	skip cgroup_follows_https "no writable cgroup v2 hierarchy"
 else
 	in_port=$(free_port)
 	out_port=$(free_port)
@@ -207,6 +208,37 @@ PY
 		fi
 	else
 		fail cgroup_traces_only_its_processes "no attach"
+	fi
+	lib_cleanup
+
+	# HTTPS in the cgroup: its libssl is found through cgroup.procs
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 \
+		-keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
+	echo hi >"$work/hi.txt"
+	sh -c "echo \$\$ > $cgdir/cgroup.procs; exec /usr/bin/python3 $root/tests/tls/https_server.py --cert $work/cert.pem --key $work/key.pem --directory $work" >"$work/tls.port" 2>/dev/null &
+	track_pid $!
+	wait_until 10 grep -q '^listening' "$work/tls.port"
+	tport=$(awk '{ print $2 }' "$work/tls.port")
+	if cs_start "$work/cgtls.out" "$work/cgtls.err" --cgroup "${cgdir#"$cgroot"/}" -j; then
+		curl -sk --http1.1 -o /dev/null -o /dev/null "https://127.0.0.1:$tport/hi.txt" \
+			"https://127.0.0.1:$tport/nope"
+		wait_until 5 grep -q '"closed"' "$work/cgtls.out"
+		sleep 0.3
+		cs_stop INT
+		if python3 - "$work/cgtls.out" <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+reqs = [(o["method"], o["path"], o["status"], o.get("tls")) for o in objs if o["type"] == "request"]
+assert reqs == [("GET", "/hi.txt", 200, True), ("GET", "/nope", 404, True)], reqs
+states = [o["state"] for o in objs if o["type"] == "state"]
+assert states == ["new", "active", "idle", "active", "closed"], states  # 404 closes
+PY
+			pass cgroup_follows_https
+		else
+			fail cgroup_follows_https "$(cat "$work/cgtls.out" "$work/cgtls.err")"
+		fi
+	else
+		fail cgroup_follows_https "no attach"
 	fi
 fi
 
