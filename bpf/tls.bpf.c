@@ -545,7 +545,7 @@ struct go_call {
 	__u64 sk; /* learnt from the call's syscalls so far */
 	__u64 gen;
 	__u32 kind;
-	__u32 pad;
+	__u32 sent; /* a Write told at its entry */
 };
 
 /* LRU: a call whose RET we never see (a panic unwinding through it, or
@@ -596,6 +596,23 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 kind)
 	/* a handshake run from inside Read/Write belongs to it */
 	if (cur && kind == TK_OTHER && cur->kind != TK_OTHER && cur->conn == call.conn)
 		return 0;
+	/*
+	 * A Write is told here, at its entry, when the conn's socket is known
+	 * (its handshake tied it): Go writes from one goroutine and reads from
+	 * another, so a RET probe may run after the client has answered the
+	 * bytes and the server has read that answer (HTTP/2: the next stream's
+	 * HEADERS would come before the last one's END_STREAM). Its length is
+	 * the slice's (RCX): Go's Write writes it all or fails the connection.
+	 */
+	if (kind == TK_WRITE && (__s64)ctx->cx > 0) {
+		struct ssl_key key = { .ssl = call.conn, .tgid = k.tgid };
+		struct ssl_sock *known = bpf_map_lookup_elem(&ssl_socks, &key);
+
+		if (known) {
+			deliver(known->sk, known->gen, false, call.buf, ctx->cx);
+			call.sent = 1;
+		}
+	}
 	go_unbind(id);
 	bpf_map_update_elem(&go_calls, &k, &call, BPF_ANY);
 	go_bind(id, k.g, &call);
@@ -630,7 +647,7 @@ static __always_inline int go_ret(struct pt_regs *ctx, __u32 kind)
 		call.sk = known->sk;
 		call.gen = known->gen;
 	}
-	if (kind == TK_OTHER || n <= 0)
+	if (kind == TK_OTHER || n <= 0 || call.sent)
 		return 0;
 	deliver(call.sk, call.gen, kind == TK_READ, call.buf, n);
 	return 0;
