@@ -54,8 +54,7 @@ struct tls_walk {
 	__u64 ev_off; /* where its last event starts in it */
 	__u64 head;   /* that event's copied head */
 	__u64 pos;    /* the next frame header */
-	__u32 d;      /* 0 read, 1 write */
-	__u32 pad;
+	__u64 pad;
 };
 
 struct scratch {
@@ -227,7 +226,7 @@ static __always_inline void tls_walk_lost(struct scratch *s, struct cs_conn *c)
  * not hold it whole), or the call's end reached. Returns 1 when the walk
  * of this call is over. A global function: verified once, not per step.
  */
-__noinline int tls_walk_step(__u32 unused)
+__noinline int tls_walk_step(__u32 dir)
 {
 	__u32 zero = 0, k;
 	struct scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
@@ -243,7 +242,7 @@ __noinline int tls_walk_step(__u32 unused)
 		return 1;
 	pos = s->w.pos;
 	n = s->w.n;
-	d = s->w.d & 1;
+	d = dir & 1; /* the argument is used: the compiler must pass it */
 	if (pos >= n) {
 		c->h2_rem[d] = pos - n;
 		return 1;
@@ -317,9 +316,8 @@ static __always_inline void tls_walk(struct scratch *s, struct cs_conn *c, __u64
 	s->w.ev_off = ev_off;
 	s->w.head = head;
 	s->w.pos = pos;
-	s->w.d = d;
 	for (i = 0; i < CS_WALK_STEPS; i++)
-		if (tls_walk_step(0))
+		if (tls_walk_step(d))
 			return;
 	/* more frames than the walk takes in one call */
 	tls_walk_lost(s, c);

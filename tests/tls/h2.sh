@@ -28,6 +28,15 @@
 #                                port: its request as logged, "proto":"http/1.1"
 #   no_losses_no_warnings        exit 0, summary: 0 events lost, 0 uncertain;
 #                                no warning record
+#   split_states                 tests/tls/h2_split_server.py (python ssl +
+#                                python3-h2), whose SSL writes cut frame headers
+#                                after 4 and after 1 byte and put one past the
+#                                4 KiB copy; curl --http2 /big then /small:
+#                                new (active idle)x3 closed
+#   split_requests_match_log     method, path, status, bytes_out (the stream's
+#                                frame payloads, as the server counts them),
+#                                complete, in order
+#   split_no_warnings            no warning, not uncertain
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,12 +57,14 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-suite_begin tls_h2 8
+suite_begin tls_h2 11
 CS_BIN="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tlsh2.XXXXXX")
 d=$work/nginx
 
+py_pid=""
 cleanup() {
+	[ -n "$py_pid" ] && kill -TERM "$py_pid" 2>/dev/null && wait "$py_pid" 2>/dev/null
 	lib_cleanup
 	if [ "$keep" = 1 ] || ! suite_ok; then
 		echo "tls_h2: logs kept in $work" >&2
@@ -198,6 +209,37 @@ if wait_until 10 listening "$port" && curl -sk -o /dev/null "$url/index.txt" &&
 	fi
 else
 	fail nginx_and_connstate_start "$(tail -n 3 "$d/error.log" "$d/cs.err" 2>/dev/null)"
+fi
+nginx_stop
+
+# ------------------------------------------------- frame headers cut by writes
+d=$work/split
+mkdir -p "$d"
+/usr/bin/python3 "$here/h2_split_server.py" --cert "$work/cert.pem" --key "$work/key.pem" \
+	>"$d/server.out" 2>"$d/server.log" &
+py_pid=$!
+wait_until 10 grep -q '^listening' "$d/server.out"
+port=$(awk '/^listening/ { print $2 }' "$d/server.out")
+if [ -n "$port" ] && cs_start "$d/cs.out" "$d/cs.err" -j -p "$py_pid"; then
+	got=$(curl -sk --http2 -o /dev/null -o /dev/null -w '%{local_port} %{http_version} %{size_download}\n' \
+		"https://127.0.0.1:$port/big" "https://127.0.0.1:$port/small")
+	cport=$(awk 'NR == 1 { print $1 }' <<<"$got")
+	wait_until 5 closed_all "$cport"
+	sleep 0.2
+	cs_stop
+	if [ "$got" = "$cport 2 60000"$'\n'"$cport 2 5" ]; then
+		expect split_states "new active idle active idle active idle closed" "$(states "$cport")"
+		log=$(awk -v p="$cport" '$1 == p { print $2, $3, $4, $5, "true" }' "$d/server.log")
+		expect split_requests_match_log "$log" "$(jq -r --arg c "127.0.0.1:$cport" \
+			'select(.type == "request" and .client == $c)
+			 | "\(.method) \(.path) \(.status) \(.bytes_out) \(.complete)"' "$d/cs.out")"
+		bad=$(jq -c 'select(.type == "warning" or .uncertain)' "$d/cs.out")
+		expect split_no_warnings "" "${bad:0:300}"
+	else
+		fail split_curl "curl got '$got'; $(tail -n 2 "$d/server.log")"
+	fi
+else
+	fail split_server_and_connstate_start "port '$port'; $(tail -n 3 "$d/server.log" "$d/cs.err" 2>/dev/null)"
 fi
 
 suite_end
