@@ -595,18 +595,22 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 kind)
 	if (cur && kind == TK_OTHER && cur->kind != TK_OTHER && cur->conn == call.conn)
 		return 0;
 	/*
-	 * A Write is told here, at its entry, when the conn's socket is known
-	 * (its handshake tied it): Go writes from one goroutine and reads from
-	 * another, so a RET probe may run after the client has answered the
-	 * bytes and the server has read that answer (HTTP/2: the next stream's
-	 * HEADERS would come before the last one's END_STREAM). Its length is
-	 * the slice's (RCX): Go's Write writes it all or fails the connection.
+	 * An HTTP/2 connection's Write is told here, at its entry: Go's HTTP/2
+	 * server writes from one goroutine and reads from another, so a RET
+	 * probe may run after the client has answered the bytes and the server
+	 * has read that answer (the next stream's HEADERS would come before the
+	 * last one's END_STREAM). Its length is the slice's (RCX): Go's Write
+	 * writes it all or fails the connection, which then closes its streams
+	 * (idle, closed) either way. HTTP/1 reads and writes on one goroutine;
+	 * its Writes stay at RET, where a failed one is not told as written
+	 * (a response cut by the client is active, closed).
 	 */
 	if (kind == TK_WRITE && (__s64)ctx->cx > 0) {
 		struct ssl_key key = { .ssl = call.conn, .tgid = k.tgid };
 		struct ssl_sock *known = bpf_map_lookup_elem(&ssl_socks, &key);
+		struct cs_conn *c = known ? bpf_map_lookup_elem(&conns, &known->sk) : NULL;
 
-		if (known) {
+		if (c && c->gen == known->gen && c->h2 == CS_H2_TLS) {
 			deliver(known->sk, known->gen, false, call.buf, ctx->cx);
 			call.sent = 1;
 		}
