@@ -58,6 +58,7 @@ while [ $# -gt 0 ]; do
 done
 
 suite_begin tls_h2 11
+# shellcheck disable=SC2034 # read by lib.sh
 CS_BIN="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tlsh2.XXXXXX")
 d=$work/nginx
