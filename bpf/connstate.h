@@ -148,6 +148,10 @@ enum cs_h2 {
 	CS_H2_NO,	 /* not HTTP/2 prior knowledge: never walked */
 	CS_H2_YES,	 /* walked */
 	CS_H2_LOST,	 /* the walk gave up once: never walked again */
+	/* TLS: the socket's bytes are ciphertext (CS_H2_NO); tls.bpf.c walks
+	 * the plaintext instead, decided by the first plaintext read */
+	CS_H2_TLS,	 /* it began with the preface: walked */
+	CS_H2_TLS_NO,	 /* it did not, or the walk gave up: never walked */
 };
 
 /* A TLS library call in progress on a thread, the value of the hash map

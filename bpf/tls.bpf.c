@@ -46,9 +46,21 @@ struct ssl_sock {
 	__u64 gen;
 };
 
+/* Where the plaintext frame walk of one call stands (see tls_walk). */
+struct tls_walk {
+	__u64 sk;
+	__u64 buf;    /* the call's plaintext */
+	__u64 n;      /* its length */
+	__u64 ev_off; /* where its last event starts in it */
+	__u64 head;   /* that event's copied head */
+	__u64 pos;    /* the next frame header */
+	__u64 pad;
+};
+
 struct scratch {
 	struct cs_event e;
-	__u8 data[CS_HEAD_CAP + CS_TAIL_CAP];
+	__u8 data[CS_HEAD_CAP + CS_TAIL_CAP + CS_MAX_FRAMES * sizeof(struct cs_frame)];
+	struct tls_walk w; /* not sent */
 };
 
 /* Shared with connstate.bpf.c (reused by the loader): same definitions. */
@@ -135,10 +147,11 @@ static __always_inline int call_enter(void *ssl, void *buf, void *sizep, __u32 k
 
 static __always_inline bool submit(struct scratch *s, struct cs_conn *c)
 {
-	__u64 len = (__u64)s->e.head_len + s->e.tail_len;
+	__u64 len = (__u64)s->e.head_len + s->e.tail_len +
+		    (__u64)s->e.nframes * sizeof(struct cs_frame);
 
-	if (len > CS_HEAD_CAP + CS_TAIL_CAP)
-		len = CS_HEAD_CAP + CS_TAIL_CAP;
+	if (len > sizeof(s->data))
+		len = sizeof(s->data);
 	s->e.lost = c->lost;
 	s->e.gen = c->gen;
 	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len,
@@ -160,6 +173,156 @@ static __always_inline __u32 clamped(__u64 v, __u32 max)
 	return v > max ? max : v;
 }
 
+/*
+ * HTTP/2 over TLS. The kernel's frame walk (connstate.bpf.c) sees only
+ * ciphertext here, but a plaintext call larger than the copied head (nginx
+ * writes 16 KiB of 8 KiB DATA frames per SSL_write) would put frame headers
+ * into the hole. So the plaintext is walked here, by the same rules: the
+ * first plaintext read decides (the whole client preface at its start), the
+ * place of the next frame header is carried across calls per direction in
+ * c->h2_rem / h2_hdr / h2_hlen (unused by the ciphertext walk, which never
+ * walks a TLS socket), and headers the copy misses are appended to the
+ * call's last event as struct cs_frame records. Writes made before that
+ * first read (a server's SETTINGS) are walked too, in case it says yes.
+ */
+static const char h2_preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+static __always_inline __u32 frame_len(const __u8 *h)
+{
+	return (__u32)h[0] << 16 | (__u32)h[1] << 8 | h[2];
+}
+
+static __always_inline bool plain_undecided(const struct cs_conn *c)
+{
+	return c->h2 == CS_H2_UNDECIDED || c->h2 == CS_H2_NO;
+}
+
+/* The first plaintext read of c, at buf (n bytes): the preface or not. */
+static __always_inline void tls_h2_decide(struct cs_conn *c, __u64 buf, __u64 n)
+{
+	__u64 got[3], want[3];
+
+	c->h2 = CS_H2_TLS_NO;
+	if (n < sizeof(h2_preface) || bpf_probe_read_user(got, sizeof(got), (void *)buf))
+		return;
+	__builtin_memcpy(want, h2_preface, sizeof(want));
+	if (got[0] != want[0] || got[1] != want[1] || got[2] != want[2])
+		return;
+	c->h2 = CS_H2_TLS;
+	c->h2_rem[0] = sizeof(h2_preface);
+	c->h2_hlen[0] = 0;
+}
+
+/* The walk lost its place: say so in the event, walk no more. */
+static __always_inline void tls_walk_lost(struct scratch *s, struct cs_conn *c)
+{
+	c->h2 = CS_H2_TLS_NO;
+	s->e.flags |= CS_F_WALK_CUT;
+}
+
+/*
+ * One step of the walk that s->w describes: one frame header passed (and
+ * recorded in s's event if the event starts before it and its head does
+ * not hold it whole), or the call's end reached. Returns 1 when the walk
+ * of this call is over. A global function: verified once, not per step.
+ */
+__noinline int tls_walk_step(__u32 dir)
+{
+	__u32 zero = 0, k;
+	struct scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
+	struct cs_conn *c;
+	__u8 hdr[16] = {};
+	__u64 pos, n, rec;
+	__u32 d;
+
+	if (!s)
+		return 1;
+	c = bpf_map_lookup_elem(&conns, &s->w.sk);
+	if (!c)
+		return 1;
+	pos = s->w.pos;
+	n = s->w.n;
+	d = dir & 1; /* the argument is used: the compiler must pass it */
+	if (pos >= n) {
+		c->h2_rem[d] = pos - n;
+		return 1;
+	}
+	if (pos + CS_FRAME_HDR > n) {
+		/* cut by this call's end: keep what there is */
+		if (bpf_probe_read_user(c->h2_hdr[d], clamped(n - pos, 8), (void *)(s->w.buf + pos)))
+			goto lost;
+		c->h2_hlen[d] = n - pos;
+		c->h2_rem[d] = 0;
+		return 1;
+	}
+	if (bpf_probe_read_user(hdr, CS_FRAME_HDR, (void *)(s->w.buf + pos)))
+		goto lost;
+	if (pos >= s->w.ev_off && pos + CS_FRAME_HDR > s->w.ev_off + s->w.head) {
+		k = s->e.nframes;
+		if (k >= CS_MAX_FRAMES)
+			goto lost;
+		rec = clamped((__u64)s->e.head_len + s->e.tail_len, CS_HEAD_CAP + CS_TAIL_CAP) +
+		      (__u64)(k & (CS_MAX_FRAMES - 1)) * sizeof(struct cs_frame);
+		((struct cs_frame *)(s->data + rec))->off = (__u32)(pos - s->w.ev_off);
+		__builtin_memcpy(((struct cs_frame *)(s->data + rec))->hdr, hdr, CS_FRAME_HDR);
+		s->e.nframes = k + 1;
+	}
+	s->w.pos = pos + CS_FRAME_HDR + frame_len(hdr);
+	return 0;
+lost:
+	tls_walk_lost(s, c);
+	return 1;
+}
+
+/*
+ * Walks the frame headers of one call's n plaintext bytes at buf in
+ * direction d (0 read, 1 write); its last event s starts at ev_off of them
+ * and holds head copied bytes from there.
+ */
+static __always_inline void tls_walk(struct scratch *s, struct cs_conn *c, __u64 sk, __u32 d,
+				     __u64 buf, __u64 n, __u64 ev_off, __u64 head)
+{
+	__u8 hdr[16] = {}, len[3];
+	__u32 hlen = c->h2_hlen[d & 1], want, i;
+	__u64 pos;
+
+	if (hlen) {
+		/* a header cut by the last call's end: its first hlen bytes are
+		 * kept, the rest starts this call */
+		if (hlen >= CS_FRAME_HDR)
+			return tls_walk_lost(s, c);
+		want = CS_FRAME_HDR - hlen;
+		if (n < want) {
+			if (bpf_probe_read_user(c->h2_hdr[d & 1] + (hlen & 7), clamped(n, 7),
+						(void *)buf))
+				return tls_walk_lost(s, c);
+			c->h2_hlen[d & 1] = hlen + n;
+			return;
+		}
+		if (bpf_probe_read_user(hdr, clamped(want, 8), (void *)buf))
+			return tls_walk_lost(s, c);
+		/* the length: its first hlen bytes kept, the rest in hdr */
+		len[0] = c->h2_hdr[d & 1][0];
+		len[1] = hlen >= 2 ? c->h2_hdr[d & 1][1] : hdr[0];
+		len[2] = hlen >= 3 ? c->h2_hdr[d & 1][2] : hlen == 2 ? hdr[0] : hdr[1];
+		c->h2_hlen[d & 1] = 0;
+		pos = want + frame_len(len);
+	} else {
+		pos = c->h2_rem[d & 1];
+	}
+	s->w.sk = sk;
+	s->w.buf = buf;
+	s->w.n = n;
+	s->w.ev_off = ev_off;
+	s->w.head = head;
+	s->w.pos = pos;
+	for (i = 0; i < CS_WALK_STEPS; i++)
+		if (tls_walk_step(d))
+			return;
+	/* more frames than the walk takes in one call */
+	tls_walk_lost(s, c);
+}
+
 /* Sends n plaintext bytes at buf as TLS_READ/TLS_WRITE events of c. */
 static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, __u64 buf,
 				       __u64 n)
@@ -167,6 +330,8 @@ static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, 
 	__u32 zero = 0, take;
 	struct scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
 	__u64 id = bpf_get_current_pid_tgid();
+	__u64 buf0 = buf, n0 = n;
+	__u32 d = type == CS_EV_TLS_WRITE;
 	int i;
 
 	if (!s)
@@ -199,6 +364,10 @@ static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, 
 	if (n > CS_HEAD_CAP && s->e.head_len &&
 	    !bpf_probe_read_user(s->data + CS_HEAD_CAP, CS_TAIL_CAP, (void *)(buf + n - CS_TAIL_CAP)))
 		s->e.tail_len = CS_TAIL_CAP;
+	if (!d && plain_undecided(c))
+		tls_h2_decide(c, buf0, n0);
+	if (c->h2 == CS_H2_TLS || plain_undecided(c))
+		tls_walk(s, c, sk, d, buf0, n0, n0 - n, s->e.head_len);
 	submit(s, c);
 }
 
@@ -374,7 +543,7 @@ struct go_call {
 	__u64 sk; /* learnt from the call's syscalls so far */
 	__u64 gen;
 	__u32 kind;
-	__u32 pad;
+	__u32 sent; /* a Write told at its entry */
 };
 
 /* LRU: a call whose RET we never see (a panic unwinding through it, or
@@ -425,6 +594,27 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 kind)
 	/* a handshake run from inside Read/Write belongs to it */
 	if (cur && kind == TK_OTHER && cur->kind != TK_OTHER && cur->conn == call.conn)
 		return 0;
+	/*
+	 * An HTTP/2 connection's Write is told here, at its entry: Go's HTTP/2
+	 * server writes from one goroutine and reads from another, so a RET
+	 * probe may run after the client has answered the bytes and the server
+	 * has read that answer (the next stream's HEADERS would come before the
+	 * last one's END_STREAM). Its length is the slice's (RCX): Go's Write
+	 * writes it all or fails the connection, which then closes its streams
+	 * (idle, closed) either way. HTTP/1 reads and writes on one goroutine;
+	 * its Writes stay at RET, where a failed one is not told as written
+	 * (a response cut by the client is active, closed).
+	 */
+	if (kind == TK_WRITE && (__s64)ctx->cx > 0) {
+		struct ssl_key key = { .ssl = call.conn, .tgid = k.tgid };
+		struct ssl_sock *known = bpf_map_lookup_elem(&ssl_socks, &key);
+		struct cs_conn *c = known ? bpf_map_lookup_elem(&conns, &known->sk) : NULL;
+
+		if (c && c->gen == known->gen && c->h2 == CS_H2_TLS) {
+			deliver(known->sk, known->gen, false, call.buf, ctx->cx);
+			call.sent = 1;
+		}
+	}
 	go_unbind(id);
 	bpf_map_update_elem(&go_calls, &k, &call, BPF_ANY);
 	go_bind(id, k.g, &call);
@@ -459,7 +649,7 @@ static __always_inline int go_ret(struct pt_regs *ctx, __u32 kind)
 		call.sk = known->sk;
 		call.gen = known->gen;
 	}
-	if (kind == TK_OTHER || n <= 0)
+	if (kind == TK_OTHER || n <= 0 || call.sent)
 		return 0;
 	deliver(call.sk, call.gen, kind == TK_READ, call.buf, n);
 	return 0;

@@ -17,6 +17,7 @@ pkgs=(
 	strace                                                                # load: partial attach
 	nghttp2-client nghttp2-server jq                                      # h2servers: nghttp, h2load, nghttpd
 	wrk                                                                   # load: faults, soak
+	python3-h2                                                            # tls_h2: its h2 server (for /usr/bin/python3)
 )
 if [ "${BENCH:-0}" = 1 ]; then
 	pkgs+=(wrk bpftrace)

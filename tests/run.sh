@@ -81,6 +81,7 @@ suite unit unit
 suite fuzz make --no-print-directory fuzz
 suite oracle tests/oracle/run.sh --connstate ./connstate
 suite oracle_h2 tests/oracle/run_h2.sh --connstate ./connstate
+suite oracle_h2tls tests/oracle/run_h2.sh --tls --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite longlines tests/integration/longlines.sh --connstate ./connstate
 suite h2servers tests/integration/h2servers.sh --connstate ./connstate
@@ -91,6 +92,7 @@ suite load tests/load/losses.sh --connstate ./connstate
 suite fleet tests/fleet/fleet.sh --connstate ./connstate
 suite install tests/install/install.sh --connstate ./connstate
 suite tls tests/tls/tls.sh --connstate ./connstate
+suite tls_h2 tests/tls/h2.sh --connstate ./connstate
 suite oracle_tls tests/oracle/run_tls.sh --connstate ./connstate
 suite oracle_tls_go1.23 tests/oracle/run_tls.sh --suite oracle_tls_go1.23 --go /usr/lib/go-1.23/bin/go \
 	--connstate ./connstate

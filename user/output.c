@@ -67,8 +67,15 @@ static void begin(struct output *o, const struct tr_conn *c, uint64_t ts, const 
 		fputs(",\"adopted\":true", o->f);
 	if (c->uncertain)
 		fputs(",\"uncertain\":true", o->f);
-	if (c->tls)
+	if (c->tls) {
 		fputs(",\"tls\":true", o->f);
+		/* the framing the plaintext chose (the client preface, or an
+		 * HTTP/1 request), in ALPN's names; not read from the handshake */
+		if (c->h2)
+			fputs(",\"proto\":\"h2\"", o->f);
+		else if (c->queue || c->requests)
+			fputs(",\"proto\":\"http/1.1\"", o->f);
+	}
 }
 
 void output_state(struct output *o, const struct tr_conn *c, enum cs_state prev, uint64_t ts)

@@ -3,8 +3,12 @@
 # HTTP/2 oracle: drive h2client's scenarios at h2server (x/net/http2, h2c)
 # and check, per client connection, that Go's ConnState lines equal
 # expected_h2.txt and (with --connstate) that connstate prints the same.
+# With --tls (suite oracle_h2tls) both speak HTTP/2 over crypto/tls with
+# ALPN h2 (net/http's own HTTP/2 server), the h2c upgrade is left out, the
+# tls_* scenarios are added, and expected_h2tls.txt is the reference;
+# connstate then follows the server's crypto/tls with uprobes.
 #
-# usage: run_h2.sh [--connstate PATH] [--bin DIR] [--no-build] [--expected FILE]
+# usage: run_h2.sh [--tls] [--connstate PATH] [--bin DIR] [--no-build] [--expected FILE]
 #                  [--repeat N] [--keep] [scenario...]
 set -u
 
@@ -18,11 +22,13 @@ bindir="$root/.output/oracle-h2"
 build=1
 keep=0
 repeat=1
-expected="$here/expected_h2.txt"
+expected=""
 scenarios=()
+tlsflag=()
+suite=oracle_h2
 
 usage() {
-	echo "usage: $0 [--connstate PATH] [--bin DIR] [--no-build] [--expected FILE] [--repeat N] [--keep] [scenario...]" >&2
+	echo "usage: $0 [--tls] [--connstate PATH] [--bin DIR] [--no-build] [--expected FILE] [--repeat N] [--keep] [scenario...]" >&2
 	exit 2
 }
 
@@ -31,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--connstate) [ $# -ge 2 ] || usage; connstate=$2; shift 2 ;;
 	--bin) [ $# -ge 2 ] || usage; bindir=$2; shift 2 ;;
 	--no-build) build=0; shift ;;
+	--tls) tlsflag=(-tls); suite=oracle_h2tls; shift ;;
 	--expected) [ $# -ge 2 ] || usage; expected=$2; shift 2 ;;
 	--repeat) [ $# -ge 2 ] || usage; repeat=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
@@ -40,11 +47,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case "$bindir" in /*) ;; *) bindir="$PWD/$bindir" ;; esac
-case "$repeat" in '' | *[!0-9]* | 0) echo "oracle_h2: --repeat needs a count >= 1" >&2; exit 2 ;; esac
+[ -n "$expected" ] || expected="$here/expected_h2${tlsflag:+tls}.txt"
+case "$repeat" in '' | *[!0-9]* | 0) echo "$suite: --repeat needs a count >= 1" >&2; exit 2 ;; esac
 
 die() {
-	echo "oracle_h2: $*" >&2
-	echo "oracle_h2: 0 passed, 1 failed"
+	echo "$suite: $*" >&2
+	echo "$suite: 0 passed, 1 failed"
 	_failed=1 # keeps the logs
 	exit 1
 }
@@ -60,7 +68,7 @@ cleanup() {
 	fi
 	lib_cleanup
 	if [ "$keep" = 1 ] || [ "$_failed" != 0 ]; then
-		echo "oracle_h2: logs kept in $work" >&2
+		echo "$suite: logs kept in $work" >&2
 	else
 		rm -rf "$work"
 	fi
@@ -83,12 +91,12 @@ for b in h2server h2client; do
 done
 [ -r "$expected" ] || die "cannot read $expected"
 if [ ${#scenarios[@]} -eq 0 ]; then
-	mapfile -t scenarios < <("$bindir/h2client" -list)
+	mapfile -t scenarios < <("$bindir/h2client" "${tlsflag[@]}" -list)
 fi
 
-suite_begin oracle_h2 $((${#scenarios[@]} * repeat))
+suite_begin "$suite" $((${#scenarios[@]} * repeat))
 
-"$bindir/h2server" -addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
+"$bindir/h2server" "${tlsflag[@]}" -addr 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 track_pid "$server_pid"
 _listening() { grep -q '^listening ' "$work/server.err" || ! kill -0 "$server_pid" 2>/dev/null; }
@@ -131,7 +139,7 @@ for ((r = 0; r < repeat; r++)); do
 		soff=$(nlines "$work/server.out")
 		csoff=0
 		[ -n "$connstate" ] && csoff=$(nlines "$work/connstate.out")
-		if ! "$bindir/h2client" -addr "$addr" -scenario "$s" >"$work/$r.$s.out" 2>"$work/$r.$s.err"; then
+		if ! "$bindir/h2client" "${tlsflag[@]}" -addr "$addr" -scenario "$s" >"$work/$r.$s.out" 2>"$work/$r.$s.err"; then
 			fail "$s" "h2client failed: $(head -c 300 "$work/$r.$s.err")"
 			continue
 		fi

@@ -45,6 +45,8 @@ var scenarios = map[string]func(addr string) error{
 	"overlap_seq":   overlapSeq,
 	"upgrade":       upgrade,
 	"garbage":       garbage,
+	"concurrent_20": concurrent20,
+	"split_frames":  splitFrames,
 }
 
 func main() {
@@ -52,6 +54,9 @@ func main() {
 	name := flag.String("scenario", "", "scenario to run")
 	list := flag.Bool("list", false, "print scenario names and exit")
 	flag.Parse()
+	if *useTLS {
+		tlsScenarios()
+	}
 	if *list {
 		names := make([]string, 0, len(scenarios))
 		for n := range scenarios {
@@ -81,6 +86,11 @@ func dial(addr string) (*client, error) {
 	}
 	fmt.Printf("conn %s\n", c.LocalAddr())
 	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if *useTLS {
+		if c, err = tlsWrap(c, "h2"); err != nil {
+			return nil, err
+		}
+	}
 	cl := &client{c: c, ended: map[uint32]bool{}}
 	cl.fr = http2.NewFramer(c, c)
 	cl.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
@@ -103,7 +113,7 @@ func (cl *client) start() error {
 
 func (cl *client) headers(id uint32, method, path string, end bool) error {
 	cl.hbuf.Reset()
-	for _, f := range [][2]string{{":method", method}, {":scheme", "http"},
+	for _, f := range [][2]string{{":method", method}, {":scheme", scheme()},
 		{":path", path}, {":authority", "oracle"}} {
 		cl.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
@@ -314,6 +324,48 @@ func upgrade(addr string) error {
 		return err
 	}
 	return cl.wait(1)
+}
+
+// concurrent_20: twenty slow streams in one write, all open at once.
+func concurrent20(addr string) error {
+	return run(addr, func(cl *client) error {
+		var ids []uint32
+		for id := uint32(1); id < 40; id += 2 {
+			if err := cl.headers(id, "GET", "/slow?ms=300", true); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return cl.wait(ids...)
+	})
+}
+
+// split_frames: a POST whose HEADERS and DATA frames are each cut into
+// pieces written apart, so the server reads every frame in several reads
+// (over TLS: several records, one Read each).
+func splitFrames(addr string) error {
+	return run(addr, func(cl *client) error {
+		var b bytes.Buffer
+		fr := http2.NewFramer(&b, nil)
+		cl.hbuf.Reset()
+		for _, f := range [][2]string{{":method", "POST"}, {":scheme", scheme()},
+			{":path", "/upload"}, {":authority", "oracle"}} {
+			cl.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1,
+			BlockFragment: cl.hbuf.Bytes(), EndHeaders: true})
+		hl := b.Len()
+		fr.WriteData(1, true, bytes.Repeat([]byte("y"), 100))
+		raw := b.Bytes()
+		for _, cut := range [][2]int{{0, 4}, {4, 11}, {11, hl}, {hl, hl + 5},
+			{hl + 5, hl + 60}, {hl + 60, len(raw)}} {
+			if _, err := cl.c.Write(raw[cut[0]:cut[1]]); err != nil {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return cl.wait(1)
+	})
 }
 
 func garbage(addr string) error {

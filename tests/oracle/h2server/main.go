@@ -8,7 +8,8 @@
 // calls its ConnState hook: active/idle), "closed" when ServeConn returns.
 // Any other connection goes to a net/http Server with h2c.NewHandler, which
 // takes an "Upgrade: h2c" request over (hijacked) and then serves HTTP/2
-// with the same hook.
+// with the same hook. With -tls it is net/http over crypto/tls instead
+// (tls.go).
 //
 // Build in GOPATH mode with Debian's golang-golang-x-net-dev:
 // GO111MODULE=off GOPATH=$work:/usr/share/gocode go build
@@ -63,6 +64,10 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "listening %s\n", ln.Addr())
+	if *useTLS {
+		fmt.Fprintln(os.Stderr, "h2server:", serveTLS(ln))
+		os.Exit(1)
+	}
 
 	h2s := &http2.Server{}
 	base := &http.Server{Handler: routes(), ConnState: hook}
