@@ -5,7 +5,9 @@
 # Builds the Go oracle server and client (static, CGO_ENABLED=0), puts them
 # with connstate (default ./connstate; a dynamic one gets its libraries)
 # and tests/oracle/{run.sh,expected.txt} (HTTP/1) and {run_h2.sh,
-# expected_h2.txt} with h2server/h2client (HTTP/2) (both source ../lib.sh,
+# expected_h2.txt} with h2server/h2client (HTTP/2) and {run_tls.sh,
+# expected_tls.txt} (the same server and client with -tls) and
+# tests/vm/uprobes.sh (how the TLS uprobes attach) (all source ../lib.sh,
 # which mkinitramfs.sh puts at /lib.sh) into the initramfs and runs
 # tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
@@ -103,6 +105,24 @@ if ! grep -Eq '^oracle_h2: [1-9][0-9]* passed, 0 failed' /tmp/oracle_h2.out; the
 	[ "$rc2" != 0 ] || rc2=1
 fi
 [ "$rc" != 0 ] || rc=$rc2
+# HTTPS: the same server and client with -tls (Go's crypto/tls), connstate
+# following it with uprobes on the RETs of crypto/tls.(*Conn).Read/Write;
+# first how those uprobes attach on this kernel, then the TLS oracle
+tls_start=$SECONDS
+if [ "$with_connstate" = 1 ]; then
+	/oracle/uprobes.sh /bin/connstate /bin 2>&1 | tee /tmp/uprobes.out
+	if ! grep -Eq '^uprobes: [1-9][0-9]* passed, 0 failed' /tmp/uprobes.out; then
+		echo "vmtest: uprobes check failed"
+		rc=1
+	fi
+fi
+/oracle/run_tls.sh "${cs_opt[@]}" --bin /bin --no-build 2>&1 |
+	sed 's/^oracle: run took/oracle_tls: run took/' | tee /tmp/oracle_tls.out
+if ! grep -Eq '^oracle_tls: [1-9][0-9]* passed, 0 failed' /tmp/oracle_tls.out; then
+	echo "vmtest: oracle_tls ran no scenario or some failed"
+	rc=1
+fi
+echo "vmtest: TLS checks took $((SECONDS - tls_start)) s"
 exit "$rc"
 EOF
 
@@ -111,5 +131,8 @@ EOF
 	--file "$top/tests/oracle/expected.txt:/oracle/expected.txt" \
 	--file "$top/tests/oracle/run_h2.sh:/oracle/run_h2.sh" \
 	--file "$top/tests/oracle/expected_h2.txt:/oracle/expected_h2.txt" \
+	--file "$top/tests/oracle/run_tls.sh:/oracle/run_tls.sh" \
+	--file "$top/tests/oracle/expected_tls.txt:/oracle/expected_tls.txt" \
+	--file "$here/uprobes.sh:/oracle/uprobes.sh" \
 	-- "$work/test.sh" "$work/server" "$work/client" "$work/h2server" "$work/h2client" \
 	"$work/connstate"
