@@ -74,7 +74,7 @@ if cs_start "$work/cs.out" "$work/cs.err" -v -p "$server_pid"; then
 	if [ -n "$n" ] && [ "$n" -gt 0 ]; then
 		pass "uprobes attached: ${line#connstate: }"
 	else
-		fail "uprobes attached" "no 'following Go's crypto/tls' line: $(grep -i 'tls\|uprobe' "$work/cs.err" | head -c 400)"
+		fail "uprobes attached" "no 'following Go's crypto/tls' line: $(grep -v '^libbpf' "$work/cs.err" | grep -i 'tls\|uprobe' | head -c 400)"
 		n=0
 	fi
 	if grep -qi 'warning.*\(tls\|uprobe\)' "$work/cs.err"; then
@@ -88,8 +88,11 @@ if cs_start "$work/cs.out" "$work/cs.err" -v -p "$server_pid"; then
 	else
 		fail "one perf event per uprobe" "$perf0 perf events without Go, $perf1 with, $n uprobes"
 	fi
-	# the PMU, or one legacy uprobe_events entry each
-	if [ -e /sys/bus/event_source/devices/uprobe/type ] && [ "$ev" -eq 0 ]; then
+	# the PMU, or one legacy uprobe_events entry each (of some uprobes)
+	if [ "$n" -eq 0 ]; then
+		pmu="?"
+		fail "uprobe PMU or legacy" "no uprobes to look at"
+	elif [ -e /sys/bus/event_source/devices/uprobe/type ] && [ "$ev" -eq 0 ]; then
 		pmu="perf_event_open uprobe PMU"
 		pass "uprobe PMU, no uprobe_events entries"
 	elif [ "$ev" -eq "$n" ]; then
@@ -100,7 +103,10 @@ if cs_start "$work/cs.out" "$work/cs.err" -v -p "$server_pid"; then
 		fail "uprobe PMU or legacy" "$ev uprobe_events entries for $n uprobes"
 	fi
 	# all by BPF link, or all by ioctl
-	if [ $((links1 - links0)) -eq "$n" ]; then
+	if [ "$n" -eq 0 ]; then
+		how="?"
+		fail "BPF link or ioctl" "no uprobes to look at"
+	elif [ $((links1 - links0)) -eq "$n" ]; then
 		how="BPF link (BPF_LINK_CREATE)"
 		pass "attached by BPF link: $n"
 	elif [ "$links1" -eq 0 ]; then

@@ -45,6 +45,14 @@ for b in h2server h2client; do
 		GOPATH="$work/gopath:/usr/share/gocode" go build -trimpath -o "$work/$b" .)
 done
 
+# nginx over TLS (nginx_tls.sh): Debian's nginx, dynamically linked (its
+# libssl.so.3 and libcrypto come along), and a throwaway certificate
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx" ] || { echo "vmtest.sh: nginx missing (apt-get install nginx-light)" >&2; exit 2; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
+	{ echo "vmtest.sh: openssl req failed" >&2; exit 2; }
+
 # In the VM: everything is in /bin, the oracle files in /oracle.
 printf '#!/bin/bash\nwith_connstate=%s\n' "$with_connstate" >"$work/test.sh"
 cat >>"$work/test.sh" <<'EOF'
@@ -115,6 +123,13 @@ if [ "$with_connstate" = 1 ]; then
 		echo "vmtest: uprobes check failed"
 		rc=1
 	fi
+	# OpenSSL: nginx with its libssl.so.3 (the initramfs has them)
+	/oracle/nginx_tls.sh /bin/connstate /bin/client /oracle/cert.pem /oracle/key.pem 2>&1 |
+		tee /tmp/nginx_tls.out
+	if ! grep -Eq '^nginx_tls: [1-9][0-9]* passed, 0 failed' /tmp/nginx_tls.out; then
+		echo "vmtest: nginx_tls failed"
+		rc=1
+	fi
 fi
 /oracle/run_tls.sh "${cs_opt[@]}" --bin /bin --no-build 2>&1 |
 	sed 's/^oracle: run took/oracle_tls: run took/' | tee /tmp/oracle_tls.out
@@ -134,5 +149,7 @@ EOF
 	--file "$top/tests/oracle/run_tls.sh:/oracle/run_tls.sh" \
 	--file "$top/tests/oracle/expected_tls.txt:/oracle/expected_tls.txt" \
 	--file "$here/uprobes.sh:/oracle/uprobes.sh" \
+	--file "$here/nginx_tls.sh:/oracle/nginx_tls.sh" \
+	--file "$work/cert.pem:/oracle/cert.pem" --file "$work/key.pem:/oracle/key.pem" \
 	-- "$work/test.sh" "$work/server" "$work/client" "$work/h2server" "$work/h2client" \
-	"$work/connstate"
+	"$work/connstate" "$nginx"
