@@ -7,9 +7,10 @@
 # and tests/oracle/{run.sh,expected.txt} (HTTP/1) and {run_h2.sh,
 # expected_h2.txt} with h2server/h2client (HTTP/2) and {run_tls.sh,
 # expected_tls.txt} (the same server and client with -tls) and
-# tests/vm/uprobes.sh (how the TLS uprobes attach) (all source ../lib.sh,
-# which mkinitramfs.sh puts at /lib.sh) into the initramfs and runs
-# tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
+# tests/vm/uprobes.sh (how the TLS uprobes attach) and nginx_tls.sh
+# (Debian's nginx with its libssl.so.3, a throwaway certificate) (all
+# source ../lib.sh, which mkinitramfs.sh puts at /lib.sh) into the
+# initramfs and runs tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
 set -eu
 
