@@ -66,7 +66,9 @@ server_pid=$!
 up() { grep -q '^listening ' "$work/server.err" || ! kill -0 "$server_pid" 2>/dev/null; }
 wait_until 10 up
 n=0
+t=$SECONDS
 if cs_start "$work/cs.out" "$work/cs.err" -v -p "$server_pid"; then
+	echo "uprobes: info attached in $((SECONDS - t)) s"
 	read -r perf1 links1 <<<"$(fds "$CS_PID")"
 	ev=$(legacy)
 	line=$(grep "^connstate: following Go's crypto/tls in $bin/server " "$work/cs.err")
@@ -117,7 +119,9 @@ if cs_start "$work/cs.out" "$work/cs.err" -v -p "$server_pid"; then
 		fail "BPF link or ioctl" "$links0 perf_event links without Go, $links1 with, $n uprobes"
 	fi
 	echo "uprobes: info kernel $(uname -r): $n uprobes, $pmu, $how"
+	t=$SECONDS
 	cs_stop
+	echo "uprobes: info detached in $((SECONDS - t)) s"
 else
 	for c in "uprobes attached" "no TLS warning" "one perf event per uprobe" \
 		"uprobe PMU or legacy" "BPF link or ioctl"; do
