@@ -13,6 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
+# shellcheck disable=SC2034  # lib.sh's cs_start runs CS_BIN
 CS_BIN=${1:?usage: nginx_tls.sh CONNSTATE CLIENT CERT KEY}
 client=${2:?}
 cert=${3:?}
@@ -54,7 +55,7 @@ EOF
 # -e: the compiled-in error log's directory does not exist here
 setsid nginx -e stderr -p "$work" -c "$work/nginx.conf" >"$work/nginx.out" 2>&1 &
 ngx=$!
-up() { grep -q ":$(printf %04X $port) 00000000:0000 0A" /proc/net/tcp; }
+up() { grep -q ":$(printf %04X "$port") 00000000:0000 0A" /proc/net/tcp; }
 if ! wait_until 10 up; then
 	fail "nginx starts" "$(head -c 300 "$work/nginx.out")"
 	suite_end

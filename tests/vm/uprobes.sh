@@ -14,6 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
+# shellcheck disable=SC2034  # lib.sh's cs_start runs CS_BIN
 CS_BIN=${1:?usage: uprobes.sh CONNSTATE BINDIR}
 bin=$(cd "${2:?usage: uprobes.sh CONNSTATE BINDIR}" && pwd) || exit 2
 suite_begin uprobes 6
