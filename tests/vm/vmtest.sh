@@ -5,9 +5,12 @@
 # Builds the Go oracle server and client (static, CGO_ENABLED=0), puts them
 # with connstate (default ./connstate; a dynamic one gets its libraries)
 # and tests/oracle/{run.sh,expected.txt} (HTTP/1) and {run_h2.sh,
-# expected_h2.txt} with h2server/h2client (HTTP/2) (both source ../lib.sh,
-# which mkinitramfs.sh puts at /lib.sh) into the initramfs and runs
-# tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
+# expected_h2.txt} with h2server/h2client (HTTP/2) and {run_tls.sh,
+# expected_tls.txt} (the same server and client with -tls) and
+# tests/vm/uprobes.sh (how the TLS uprobes attach) and nginx_tls.sh
+# (Debian's nginx with its libssl.so.3, a throwaway certificate) (all
+# source ../lib.sh, which mkinitramfs.sh puts at /lib.sh) into the
+# initramfs and runs tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
 set -eu
 
@@ -42,6 +45,14 @@ for b in h2server h2client; do
 	(cd "$work/gopath/src/$b" && GO111MODULE=off CGO_ENABLED=0 \
 		GOPATH="$work/gopath:/usr/share/gocode" go build -trimpath -o "$work/$b" .)
 done
+
+# nginx over TLS (nginx_tls.sh): Debian's nginx, dynamically linked (its
+# libssl.so.3 and libcrypto come along), and a throwaway certificate
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$nginx" ] || { echo "vmtest.sh: nginx missing (apt-get install nginx-light)" >&2; exit 2; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
+	{ echo "vmtest.sh: openssl req failed" >&2; exit 2; }
 
 # In the VM: everything is in /bin, the oracle files in /oracle.
 printf '#!/bin/bash\nwith_connstate=%s\n' "$with_connstate" >"$work/test.sh"
@@ -103,13 +114,50 @@ if ! grep -Eq '^oracle_h2: [1-9][0-9]* passed, 0 failed' /tmp/oracle_h2.out; the
 	[ "$rc2" != 0 ] || rc2=1
 fi
 [ "$rc" != 0 ] || rc=$rc2
+# HTTPS: the same server and client with -tls (Go's crypto/tls), connstate
+# following it with uprobes on the RETs of crypto/tls.(*Conn).Read/Write;
+# first how those uprobes attach on this kernel, then the TLS oracle
+tls_start=$SECONDS
+# attaching the Go uprobes takes seconds under TCG on a loaded host
+export CS_ATTACH_SECS=30
+if [ "$with_connstate" = 1 ]; then
+	/oracle/uprobes.sh /bin/connstate /bin 2>&1 | tee /tmp/uprobes.out
+	if ! grep -Eq '^uprobes: [1-9][0-9]* passed, 0 failed' /tmp/uprobes.out; then
+		echo "vmtest: uprobes check failed"
+		rc=1
+	fi
+	echo "vmtest: uprobes took $((SECONDS - tls_start)) s"
+	# OpenSSL: nginx with its libssl.so.3 (the initramfs has them)
+	/oracle/nginx_tls.sh /bin/connstate /bin/client /oracle/cert.pem /oracle/key.pem 2>&1 |
+		tee /tmp/nginx_tls.out
+	if ! grep -Eq '^nginx_tls: [1-9][0-9]* passed, 0 failed' /tmp/nginx_tls.out; then
+		echo "vmtest: nginx_tls failed"
+		rc=1
+	fi
+	echo "vmtest: uprobes and nginx_tls took $((SECONDS - tls_start)) s"
+fi
+# (no sed on the way to the console: busybox's would hold the lines back)
+/oracle/run_tls.sh "${cs_opt[@]}" --bin /bin --no-build 2>&1 | tee /tmp/oracle_tls.out
+if ! grep -Eq '^oracle_tls: [1-9][0-9]* passed, 0 failed' /tmp/oracle_tls.out; then
+	echo "vmtest: oracle_tls ran no scenario or some failed"
+	rc=1
+fi
+echo "vmtest: TLS checks took $((SECONDS - tls_start)) s"
 exit "$rc"
 EOF
 
-"$here/run.sh" "$@" \
+# 420 s in the guest: a passing run takes 120-230 s per kernel on a loaded
+# host, and a TLS oracle that fails waits 5 s per scenario for lines that
+# never come; it must get to print its diffs (a later --timeout wins)
+"$here/run.sh" --timeout 420 "$@" \
 	--file "$top/tests/oracle/run.sh:/oracle/run.sh" \
 	--file "$top/tests/oracle/expected.txt:/oracle/expected.txt" \
 	--file "$top/tests/oracle/run_h2.sh:/oracle/run_h2.sh" \
 	--file "$top/tests/oracle/expected_h2.txt:/oracle/expected_h2.txt" \
+	--file "$top/tests/oracle/run_tls.sh:/oracle/run_tls.sh" \
+	--file "$top/tests/oracle/expected_tls.txt:/oracle/expected_tls.txt" \
+	--file "$here/uprobes.sh:/oracle/uprobes.sh" \
+	--file "$here/nginx_tls.sh:/oracle/nginx_tls.sh" \
+	--file "$work/cert.pem:/oracle/cert.pem" --file "$work/key.pem:/oracle/key.pem" \
 	-- "$work/test.sh" "$work/server" "$work/client" "$work/h2server" "$work/h2client" \
-	"$work/connstate"
+	"$work/connstate" "$nginx"
