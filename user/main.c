@@ -499,6 +499,11 @@ int main(int argc, char **argv)
 		return 2;
 	verbose = app.cli.verbose;
 	libbpf_set_print(print_libbpf);
+	/* before loading, which can take seconds: a SIGINT sent meanwhile
+	 * stops us at the run loop's start instead of being lost (a shell
+	 * starts background jobs with SIGINT ignored) or killing us mid-attach */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	for (i = 0; i < app.cli.npids; i++) {
 		pid_t tgid = proc_tgid(app.cli.pids[i]);
 		char err[512];
@@ -570,8 +575,6 @@ int main(int argc, char **argv)
 	app.out.timestamps = app.cli.timestamps;
 	app.out.show_query = app.cli.show_query;
 	app.out.wall_offset = (int64_t)(now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC));
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	if (app.cli.command) {
 		/* held before exec until every probe is attached */

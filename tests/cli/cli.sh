@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-suite_begin cli 27
+suite_begin cli 28
 
 # expect_error NAME EXIT_CODE STDERR_REGEX CMD...: one stderr line, that code
 expect_error() {
@@ -162,6 +162,29 @@ if start_connstate -p "$srv_pid"; then
 	stop_connstate TERM && pass sigterm_exits_0 || fail sigterm_exits_0 "rc=$?"
 else
 	fail sigterm_exits_0 "no attach"
+fi
+# SIGINT while it is still loading (a background job of a script starts with
+# SIGINT ignored): it must stop once attached, not run on
+if [ -n "$srv_pid" ]; then
+	"$CS_BIN" -p "$srv_pid" >"$work/early.out" 2>"$work/early.err" &
+	early=$!
+	# once it is connstate (exec'd) and has parsed its options, while
+	# it loads its BPF objects (100 ms and more)
+	wait_until 5 sh -c "[ \"\$(readlink /proc/$early/exe)\" = \"$(readlink -f "$CS_BIN")\" ]"
+	sleep 0.05
+	kill -INT "$early"
+	if wait_until 30 sh -c "! kill -0 $early 2>/dev/null"; then
+		wait "$early"
+		rc=$?
+		[ "$rc" -eq 0 ] && pass sigint_while_loading_stops_it ||
+			fail sigint_while_loading_stops_it "rc=$rc: $(cat "$work/early.err")"
+	else
+		kill -KILL "$early"
+		wait "$early"
+		fail sigint_while_loading_stops_it "still running 30 s after SIGINT: $(cat "$work/early.err")"
+	fi
+else
+	fail sigint_while_loading_stops_it "no server"
 fi
 
 # --- --btf FILE works where the kernel's own BTF would ---
