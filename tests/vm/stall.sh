@@ -13,7 +13,10 @@
 # probe_read) in its traces; then one summary line per mode.
 # ACCEL goes to run.sh --accel (tcg, tcg,thread=single, kvm).
 # A stalled guest may go on for VMTEST_STALL_GRACE seconds (default 20 here)
-# so its stack traces reach the log.  Every console log is kept in DIR
+# so its stack traces reach the log; its command line gets VMTEST_APPEND
+# (default: loglevel=5, so the traces, printed at the default level, are not
+# hidden by "quiet", and softlockup_all_cpu_backtrace=1, so a lockup shows
+# every CPU's stack, not only the stuck one's).  Every console log is kept in DIR
 # (default .output/stall/<date>), as NN-with.log / NN-without.log.
 # Exit status: 0 when no run stalled, 1 otherwise, 2 on bad usage.
 set -u
@@ -50,6 +53,7 @@ done
 [ -n "$out" ] || out=$top/.output/stall/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out" || exit 2
 export VMTEST_SMP=$smp VMTEST_STALL_GRACE=${VMTEST_STALL_GRACE:-20}
+export VMTEST_APPEND=${VMTEST_APPEND-loglevel=5 softlockup_all_cpu_backtrace=1}
 
 # count PATTERN LOG: matching console lines
 count() { grep -ac -- "$1" "$2" 2>/dev/null || true; }
