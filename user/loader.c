@@ -46,8 +46,10 @@ static bool raw_hooks;
  * full verifier log that -v promises.
  */
 static bool timing;
-/* a log that fills up fails the load (ENOSPC): 4 KiB did on 6.18 for tp_io_exit, whose
- * statistics are 162 bytes (the kernel counts what it wrote and then dropped) */
+/*
+ * A log that fills up fails the load (ENOSPC): 4 KiB did so on 6.18 for
+ * tp_io_exit, although the statistics it returns are 162 bytes.
+ */
 #define STATS_LOG_SIZE 65536
 static char *stats_logs;
 
