@@ -11,9 +11,11 @@
 # CPUS vCPUs (default 2) and, with no BPF at all, keeps every vCPU busy with
 # syscalls (busybox dd bs=1) while switching the tracefs events
 # raw_syscalls/sys_enter and sys_exit on and off TOGGLES times (default
-# 300).  Per boot it prints the host load, the result and the count of soft
-# lockups, RCU stalls and int3 traps on the console; logs go to DIR
-# (default .output/textpoke/<date>).  Exit status: 0 when no boot stalled.
+# 300).  Per boot it prints the host load, the result, the count of soft
+# lockups, RCU stalls and int3 traps on the console, and the runner's note
+# (a guest that never finished, silent or not, counts as stalled); logs go
+# to DIR (default .output/textpoke/<date>).  Exit status: 0 when no boot
+# stalled.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +74,7 @@ export VMTEST_APPEND=${VMTEST_APPEND-loglevel=5 softlockup_all_cpu_backtrace=1}
 count() { grep -ac -- "$1" "$2" 2>/dev/null || true; }
 stalled=0
 echo "textpoke: kernel $kernel, $smp vCPUs, accel $accel, $toggles toggles per boot" >&2
-printf '%-4s %-10s %-6s %-5s %-6s %-4s %s\n' boot load1/5 result secs lockup rcu int3
+printf '%-4s %-10s %-6s %-5s %-6s %-4s %-4s %s\n' boot load1/5 result secs lockup rcu int3 note
 for ((b = 1; b <= boots; b++)); do
 	read -r l1 l5 _ </proc/loadavg
 	dir=$out/tmp
@@ -90,9 +92,10 @@ for ((b = 1; b <= boots; b++)); do
 	lockup=$(count 'soft lockup' "$log")
 	rcu=$(count 'rcu.*detected stall' "$log")
 	int3=$(count 'asm_exc_int3' "$log")
-	[ $((lockup + rcu)) = 0 ] || stalled=$((stalled + 1))
-	printf '%-4s %-10s %-6s %-5s %-6s %-4s %s\n' "$b" "$l1/$l5" "$result" "$secs" "$lockup" \
-		"$rcu" "$int3"
+	note=$(sed -n 's/.*vmtest: runner: //p' "$log" | tail -n 1)
+	[ $((lockup + rcu)) = 0 ] && [ "$result" = PASS ] || stalled=$((stalled + 1))
+	printf '%-4s %-10s %-6s %-5s %-6s %-4s %-4s %s\n' "$b" "$l1/$l5" "$result" "$secs" \
+		"$lockup" "$rcu" "$int3" "${note:--}"
 done
 echo "textpoke: $boots boots, $stalled stalled"
 [ "$stalled" = 0 ]
