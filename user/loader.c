@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <bpf/bpf.h>
@@ -34,6 +35,70 @@ static const char *const io_exits[] = {
 static struct bpf_link *io_exit_links[N_IO_EXITS];
 /* The syscalls go through raw_sys_enter/raw_sys_exit, not tracepoint/syscalls/ */
 static bool raw_hooks;
+
+/*
+ * -v: how long loading (the verifier), attaching and detaching took, all in
+ * connstate's own process context, where a slow kernel step would hold a
+ * CPU (README, Supported kernels). CONNSTATE_VERIFIER_STATS=1 adds each
+ * program's verification time and processed instructions from the
+ * kernel's statistics (log level 4, Linux 5.2+): an environment switch,
+ * not part of -v, because at level 4 a failed load would not print the
+ * full verifier log that -v promises.
+ */
+static bool timing;
+/*
+ * A log that fills up fails the load (ENOSPC): 4 KiB did so on 6.18 for
+ * tp_io_exit, although the statistics it returns are 162 bytes.
+ */
+#define STATS_LOG_SIZE 65536
+static char *stats_logs;
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void stats_request(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	if (!getenv("CONNSTATE_VERIFIER_STATS"))
+		return;
+	bpf_object__for_each_program(prog, obj)
+		n++;
+	stats_logs = calloc(n, STATS_LOG_SIZE);
+	if (!stats_logs)
+		return;
+	n = 0;
+	bpf_object__for_each_program(prog, obj) {
+		bpf_program__set_log_buf(prog, stats_logs + n++ * STATS_LOG_SIZE, STATS_LOG_SIZE);
+		bpf_program__set_log_level(prog, 4);
+	}
+}
+
+/* One line per loaded program: "verification time N usec", "processed N insns" */
+static void stats_print(struct bpf_object *obj)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, obj) {
+		const char *log = stats_logs + n++ * STATS_LOG_SIZE, *t, *p;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		t = strstr(log, "verification time ");
+		p = strstr(log, "processed ");
+		fprintf(stderr,
+			"connstate: verified %s in %ld us, %ld insns processed, %zu insns\n",
+			bpf_program__name(prog), t ? strtol(t + 18, NULL, 10) : -1L,
+			p ? strtol(p + 10, NULL, 10) : -1L, bpf_program__insn_cnt(prog));
+	}
+}
 
 static bool is_syscall_tp(const struct bpf_program *prog)
 {
@@ -228,9 +293,11 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
 	struct connstate_bpf *skel;
+	struct timespec t0;
 	struct utsname u;
 	int err;
 
+	timing = o->verbose;
 	if (check_privileges())
 		return NULL;
 	uname(&u);
@@ -267,7 +334,15 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
 	skel->rodata->target_cgroup = o->cgroup_id;
 	skel->rodata->target_cgroup_level = o->cgroup_level;
+	stats_request(skel->obj);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = connstate_bpf__load(skel);
+	if (timing && !err)
+		fprintf(stderr, "connstate: loaded the BPF programs in %.1f ms\n", ms_since(&t0));
+	if (stats_logs && !err)
+		stats_print(skel->obj);
+	free(stats_logs); /* stats_print's, or the one a failed load left */
+	stats_logs = NULL;
 	if (err) {
 		fprintf(stderr,
 			"connstate: failed to load BPF programs on kernel %s: %s (run with -v for the verifier log)\n",
@@ -294,8 +369,10 @@ static int attach_failed(struct connstate_bpf *skel, int made)
 int loader_attach(struct connstate_bpf *skel)
 {
 	const struct bpf_object_skeleton *s = skel->skeleton;
+	struct timespec t0;
 	int i, n = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* links go where the skeleton's destroy, or loader_detach, frees them */
 	for (i = 0; i < s->prog_cnt; i++) {
 		struct bpf_program *prog = *s->progs[i].prog;
@@ -322,6 +399,8 @@ int loader_attach(struct connstate_bpf *skel)
 		}
 		n++;
 	}
+	if (timing)
+		fprintf(stderr, "connstate: attached %d probes in %.1f ms\n", n, ms_since(&t0));
 	return n;
 }
 
@@ -329,8 +408,10 @@ void loader_detach(struct connstate_bpf *skel)
 {
 	const struct bpf_object_skeleton *s = skel->skeleton;
 	struct bpf_link *all[N_IO_EXITS + 64];
+	struct timespec t0;
 	size_t i, n = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < N_IO_EXITS; i++) {
 		all[n++] = io_exit_links[i];
 		io_exit_links[i] = NULL;
@@ -341,6 +422,8 @@ void loader_detach(struct connstate_bpf *skel)
 	}
 	links_destroy(all, n);
 	connstate_bpf__detach(skel); /* whatever did not fit above */
+	if (timing)
+		fprintf(stderr, "connstate: detached in %.1f ms\n", ms_since(&t0));
 }
 
 uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx)

@@ -17,7 +17,8 @@
 #      VMTEST_BOOT_TIMEOUT (seconds until /init must have started, 120),
 #      VMTEST_OUTPUT (log directory), VMTEST_SMP (vCPUs, 1),
 #      VMTEST_STALL_GRACE (seconds a stalled guest may go on printing its
-#      traces, or finish, before it is stopped; 0).
+#      traces, or finish, before it is stopped; 0),
+#      VMTEST_APPEND (more kernel command line, after the runner's own).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -96,16 +97,20 @@ for k in $kernels; do
 	log=$out/$name.log
 	raw=$work/$name.raw
 	start=$(date +%s)
+	cmdline="console=ttyS0 quiet panic=-1 no_timer_check vmtest.timeout=$limit"
+	[ -z "${VMTEST_APPEND:-}" ] || cmdline="$cmdline $VMTEST_APPEND"
 	# shellcheck disable=SC2086  # VMTEST_QEMU_OPTS is a list of options
-	# One vCPU: with two, a 5.10 guest stalled once in CI (26-11-26,
-	# soft lockup with connstate on the stuck CPU) after 70 stall-free 6.1
-	# runs (README, "Supported kernels"). VMTEST_SMP=2 for two.
+	# One vCPU: with two, multi-threaded TCG goes on executing the int3
+	# of a kernel text patch after the patch is done (every tracepoint
+	# enable patches the syscall path), and the guest locks up or panics,
+	# with or without connstate (textpoke.sh; README, "Supported kernels").
+	# VMTEST_SMP=2 for two.
 	# no_timer_check: on a loaded host the 5.10 guest once panicked at boot
 	# (26-11-26, "IO-APIC + timer doesn't work!"): TCG's timer ticks came too
 	# late for the kernel's check of them, as virtual machines' often do
 	qemu-system-x86_64 -accel "$accel" -m 1G -smp "${VMTEST_SMP:-1}" \
 		-nographic -no-reboot -nic none -kernel "$vmlinuz" -initrd "$initrd" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check vmtest.timeout=$limit" \
+		-append "$cmdline" \
 		${VMTEST_QEMU_OPTS:-} </dev/null >"$raw" 2>&1 &
 	qpid=$!
 	# Watch the console: a VM that never boots (e.g. a KVM emulation

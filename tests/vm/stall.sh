@@ -9,11 +9,15 @@
 # (vmtest.sh --no-connstate), and so on.  Per run it prints the host's load
 # average at the start, the result, the time, the oracle's count line and
 # how often the guest console shows a soft lockup, an RCU stall, a starved
-# RCU kthread, a hung task, and BPF frames (bpf_prog_*, ringbuf, htab,
-# probe_read) in its traces; then one summary line per mode.
+# RCU kthread, a hung task, BPF frames (bpf_prog_*, ringbuf, htab,
+# probe_read) in its traces, and how many stack traces it printed; then
+# one summary line per mode.
 # ACCEL goes to run.sh --accel (tcg, tcg,thread=single, kvm).
 # A stalled guest may go on for VMTEST_STALL_GRACE seconds (default 20 here)
-# so its stack traces reach the log.  Every console log is kept in DIR
+# so its stack traces reach the log; its command line gets VMTEST_APPEND
+# (default: loglevel=5, so the traces, printed at the default level, are not
+# hidden by "quiet", and softlockup_all_cpu_backtrace=1, so a lockup shows
+# every CPU's stack, not only the stuck one's).  Every console log is kept in DIR
 # (default .output/stall/<date>), as NN-with.log / NN-without.log.
 # Exit status: 0 when no run stalled, 1 otherwise, 2 on bad usage.
 set -u
@@ -50,15 +54,17 @@ done
 [ -n "$out" ] || out=$top/.output/stall/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out" || exit 2
 export VMTEST_SMP=$smp VMTEST_STALL_GRACE=${VMTEST_STALL_GRACE:-20}
+export VMTEST_APPEND=${VMTEST_APPEND-loglevel=5 softlockup_all_cpu_backtrace=1}
 
 # count PATTERN LOG: matching console lines
 count() { grep -ac -- "$1" "$2" 2>/dev/null || true; }
 
 tsv=$out/runs.tsv
-printf 'run\tmode\tload1\tload5\tresult\tsecs\toracle\tsoftlockup\trcustall\tstarved\thung\tbpf\n' \
+printf 'run\tmode\tload1\tload5\tresult\tsecs\toracle\tsoftlockup\trcustall\tstarved\thung\tbpf' \
 	>"$tsv"
-printf '%-3s %-8s %-10s %-6s %-5s %-19s %-6s %-4s %-7s %-4s %s\n' run mode load1/5 result \
-	secs oracle lockup rcu starved hung bpf
+printf '\ttraces\n' >>"$tsv"
+printf '%-3s %-8s %-10s %-6s %-5s %-19s %-6s %-4s %-7s %-4s %-4s %s\n' run mode load1/5 result \
+	secs oracle lockup rcu starved hung bpf traces
 echo "stall: kernel $kernel, $smp vCPUs, accel $accel, logs in $out" >&2
 for ((i = 1; i <= n; i++)); do
 	for mode in with without; do
@@ -88,10 +94,13 @@ for ((i = 1; i <= n; i++)); do
 		starved=$(count 'kthread starved' "$log")
 		hung=$(count 'blocked for more than' "$log")
 		bpf=$(count 'bpf_prog_\|bpf_ringbuf\|htab_map\|bpf_probe_read\|bpf_trace_run' "$log")
-		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$mode" "$l1" "$l5" \
-			"$result" "$secs" "$oracle" "$lockup" "$rcu" "$starved" "$hung" "$bpf" >>"$tsv"
-		printf '%-3s %-8s %-10s %-6s %-5s %-19s %-6s %-4s %-7s %-4s %s\n' "$run" "$mode" \
-			"$l1/$l5" "$result" "$secs" "$oracle" "$lockup" "$rcu" "$starved" "$hung" "$bpf"
+		traces=$(count 'Call Trace' "$log")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$mode" \
+			"$l1" "$l5" "$result" "$secs" "$oracle" "$lockup" "$rcu" "$starved" \
+			"$hung" "$bpf" "$traces" >>"$tsv"
+		printf '%-3s %-8s %-10s %-6s %-5s %-19s %-6s %-4s %-7s %-4s %-4s %s\n' \
+			"$run" "$mode" "$l1/$l5" "$result" "$secs" "$oracle" "$lockup" "$rcu" \
+			"$starved" "$hung" "$bpf" "$traces"
 	done
 done
 
