@@ -245,6 +245,17 @@ int tls_go_attach(struct tls_bpf *skel, const char *path, const char *shown, pid
 		return 0;
 	}
 	find_funcs(&x, missing, sizeof(missing));
+	/* symbols, but no TLS server handshake: the linker dropped it, so the
+	 * program serves no TLS (net/http links crypto/tls's Read and Write
+	 * for its client side): nothing to follow, nothing to warn about */
+	if (missing[0] && x.f[F_FD_READ].size && !x.f[F_HANDSHAKE].size) {
+		if (verbose)
+			fprintf(stderr,
+				"connstate: %s (pid %d, %s) has no TLS server code (no %s): no TLS to follow\n",
+				shown, pid, x.version, func_names[F_HANDSHAKE]);
+		exe_close(&x);
+		return 0;
+	}
 	if (missing[0]) {
 		/* every Go HTTP server links crypto/tls: none of it means stripped */
 		fprintf(stderr,

@@ -16,6 +16,9 @@
 #   go_stripped_stays_opaque      its keep-alive connection: "new closed" (the TLS
 #                                 bytes are not guessed at), Go says new active idle closed
 #   go_stripped_no_crash          connstate then stops cleanly (exit 0)
+#   go_plain_server_no_warning    a net/http server that serves no TLS (crypto/tls
+#                                 linked, its server handshake not): no warning;
+#                                 -v says there is no TLS to follow
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-suite_begin tls_go 6
+suite_begin tls_go 7
 connstate="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 CS_BIN=$connstate
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tlsgo.XXXXXX")
@@ -86,6 +89,28 @@ done
 (cd "$root/tests/oracle" && CGO_ENABLED=0 "$gocmd" build -trimpath -buildvcs=false \
 	-ldflags='-s -w' -o "$work/server-stripped" ./server) ||
 	{ fail go_build "$gocmd build -ldflags='-s -w' server failed"; suite_end; exit 1; }
+mkdir "$work/plain"
+cat >"$work/plain/main.go" <<'GO'
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+)
+
+func main() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Fprintln(os.Stderr, "listening", ln.Addr())
+	http.Serve(ln, http.FileServer(http.Dir(".")))
+}
+GO
+(cd "$work/plain" && CGO_ENABLED=0 GO111MODULE=off "$gocmd" build -o "$work/server-plain" main.go) ||
+	{ fail go_build "$gocmd build of a plain net/http server failed"; suite_end; exit 1; }
 
 # ------------------------------------------------------------ with symbols
 if start_server "$work/server" && cs_start "$work/cs.out" "$work/cs.err" -v -p "$srv_pid"; then
@@ -119,6 +144,29 @@ if start_server "$work/server" && cs_start "$work/cs.out" "$work/cs.err" -v -p "
 else
 	fail go_verbose_names_version "server or connstate did not start: $(tail -n 3 "$work/cs.err" "$work/server.err" 2>/dev/null)"
 fi
+
+# ------------------------------------------- a Go server that serves no TLS
+"$work/server-plain" >/dev/null 2>"$work/plain.err" &
+plain_pid=$!
+wait_until 5 grep -qs '^listening ' "$work/plain.err"
+if cs_start "$work/cs3.out" "$work/cs3.err" -p "$plain_pid"; then
+	cs_stop INT
+	timeout 10 "$CS_BIN" -v -p "$plain_pid" >/dev/null 2>"$work/cs3v.err" &
+	v=$!
+	wait_until 10 grep -q '^connstate: attached' "$work/cs3v.err"
+	kill -INT "$v"
+	wait "$v"
+	if ! grep -q warning "$work/cs3.err" &&
+		grep -qE "^connstate: $work/server-plain \(pid $plain_pid, go1\.[0-9.]*\) has no TLS server code" "$work/cs3v.err"; then
+		pass go_plain_server_no_warning
+	else
+		fail go_plain_server_no_warning "$(grep -h 'warning\|TLS' "$work/cs3.err" "$work/cs3v.err" | head -n 3)"
+	fi
+else
+	fail go_plain_server_no_warning "connstate did not start: $(tail -n 3 "$work/cs3.err")"
+fi
+kill "$plain_pid" 2>/dev/null
+wait "$plain_pid" 2>/dev/null
 
 # ---------------------------------------------------------------- stripped
 if [ -n "$srv_pid" ]; then kill -TERM "$srv_pid"; wait "$srv_pid" 2>/dev/null; srv_pid=""; fi
