@@ -35,8 +35,21 @@ work=$(mktemp -d /tmp/connstate-progcost.XXXXXX) || die "mktemp failed"
 chmod 755 "$work"
 stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
 nginx_pid='' cs_pid=''
+# SIGINT, 10 s, then SIGKILL: under heavy load a connstate was once seen
+# still in epoll_wait minutes after its SIGINT (reported, not understood)
+stop_cs() {
+	local i
+	kill -INT "$cs_pid" 2>/dev/null
+	for i in $(seq 100); do
+		kill -0 "$cs_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$cs_pid" 2>/dev/null
+	wait "$cs_pid" 2>/dev/null
+	cs_pid=''
+}
 cleanup() {
-	[ -n "$cs_pid" ] && kill -INT "$cs_pid" 2>/dev/null && wait "$cs_pid"
+	[ -n "$cs_pid" ] && stop_cs
 	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid"
 	echo "$stats_old" >/proc/sys/kernel/bpf_stats_enabled
 	rm -rf "$work"
@@ -100,17 +113,13 @@ for wl in $WORKLOADS; do
 			done
 			if ! grep -q 'connstate: attached' "$work/err"; then
 				printf 'progcost: %s did not attach in 30 s: run skipped\n' "$bin" >&2
-				kill -INT "$cs_pid"
-				wait "$cs_pid"
-				cs_pid=''
+				stop_cs
 				continue
 			fi
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/before"
 			wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >"$work/wrk" 2>&1
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/after"
-			kill -INT "$cs_pid"
-			wait "$cs_pid"
-			cs_pid=''
+			stop_cs
 			python3 - "$work" "$wl" "$r" "$n:$bin" <<'PY' | tee -a "$work/report"
 import sys
 d, wl, rnd, name = sys.argv[1:]
