@@ -84,6 +84,7 @@ suite oracle_h2 tests/oracle/run_h2.sh --connstate ./connstate
 suite oracle_h2tls tests/oracle/run_h2.sh --tls --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite longlines tests/integration/longlines.sh --connstate ./connstate
+suite stashes tests/integration/stashes.sh --connstate ./connstate
 suite h2servers tests/integration/h2servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
 suite faults tests/faults/faults.sh --connstate ./connstate
