@@ -18,7 +18,8 @@
 #      VMTEST_OUTPUT (log directory), VMTEST_SMP (vCPUs, 1),
 #      VMTEST_STALL_GRACE (seconds a stalled guest may go on printing its
 #      traces, or finish, before it is stopped; 0),
-#      VMTEST_APPEND (more kernel command line, after the runner's own).
+#      VMTEST_APPEND (more kernel command line, after the runner's own),
+#      VMTEST_JOBS (VMs at once; default: host CPUs / VMTEST_SMP).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,16 +34,17 @@ accel=tcg
 limit=300
 # Boot takes ~6 s under TCG; allow for a loaded machine.
 boot_limit=${VMTEST_BOOT_TIMEOUT:-120}
-qpid=''
 # Work files live outside the tree: `make clean` removes .output/ and may
 # run while VMs are booting; only finished logs are copied there.
 work=$(mktemp -d "${TMPDIR:-/tmp}/vmtest.XXXXXX")
 fileargs=$work/files
 : >"$fileargs"
-# On exit or ^C, also stop a VM still running.
+# On exit or ^C, also stop the VMs still running (each job notes its qemu).
 cleanup() {
+	for f in "$work"/qpid.*; do
+		if [ -f "$f" ]; then kill "$(cat "$f")" 2>/dev/null || true; fi
+	done
 	rm -rf "$work"
-	if [ -n "$qpid" ]; then kill "$qpid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -82,16 +84,11 @@ set -- --file "$script:/test.sh" "$initrd" "$@"
 while IFS= read -r f; do set -- --file "$f" "$@"; done <"$fileargs"
 "$here/mkinitramfs.sh" "$@"
 
-passed=0
-failed=0
-for k in $kernels; do
-	if [ -f "$k" ]; then
-		vmlinuz=$k
-	elif ! vmlinuz=$("$here/fetch-kernel.sh" "$k"); then
-		echo "vmtest $k: FAIL (could not fetch kernel)"
-		failed=$((failed + 1))
-		continue
-	fi
+# run_kernel VMLINUZ IDX: one VM, watched; prints its PASS/FAIL line, and
+# returns 0 if it passed.
+run_kernel() {
+	vmlinuz=$1
+	idx=$2
 	name=$(basename "$vmlinuz")
 	name=${name#vmlinuz-}
 	log=$out/$name.log
@@ -113,6 +110,7 @@ for k in $kernels; do
 		-append "$cmdline" \
 		${VMTEST_QEMU_OPTS:-} </dev/null >"$raw" 2>&1 &
 	qpid=$!
+	echo "$qpid" >"$work/qpid.$idx"
 	# Watch the console: a VM that never boots (e.g. a KVM emulation
 	# failure leaves qemu stopped, not exited) must not cost the whole test
 	# limit, and a VM that reported but does not power off is killed too.
@@ -148,7 +146,7 @@ for k in $kernels; do
 		sleep 1
 	done
 	wait "$qpid" || true
-	qpid=''
+	rm -f "$work/qpid.$idx"
 	# A guest that stalled and then finished (within the grace, or between
 	# two looks at the console) still fails.
 	if [ "$stalled_at" = 0 ] && grep -aq 'soft lockup\|detected stalls on CPUs' "$raw"; then
@@ -169,13 +167,48 @@ for k in $kernels; do
 	rc=$(sed -n 's/.*vmtest: exit \([0-9]*\)$/\1/p' "$log" | tail -n 1)
 	if [ "$rc" = 0 ] && [ "$stalled_at" = 0 ]; then
 		echo "vmtest $kver: PASS ($secs s)"
-		passed=$((passed + 1))
-	else
-		echo "vmtest $kver: FAIL (${rc:+exit $rc, }${note:+$note, }$secs s, log $log)"
-		tail -n 30 "$log" | sed 's/^/    /'
-		failed=$((failed + 1))
+		return 0
 	fi
+	echo "vmtest $kver: FAIL (${rc:+exit $rc, }${note:+$note, }$secs s, log $log)"
+	tail -n 30 "$log" | sed 's/^/    /'
+	return 1
+}
+
+# The kernels first, one at a time (apt); then the VMs, VMTEST_JOBS at once
+# (one vCPU is one host thread: two cores run two VMs as fast as one), their
+# lines printed in the order of the kernels.
+jobs=${VMTEST_JOBS:-$(($(nproc) / ${VMTEST_SMP:-1}))}
+case $jobs in ""|*[!0-9]*|0) jobs=1 ;; esac
+passed=0
+failed=0
+idx=0
+queue=''
+# finish: waits for the oldest VM still queued and counts it
+finish() {
+	# shellcheck disable=SC2086  # the queue is a list
+	set -- $queue
+	j=$1
+	shift
+	queue="$*"
+	if wait "${j%%:*}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+	cat "$work/result.${j#*:}"
+}
+for k in $kernels; do
+	if [ -f "$k" ]; then
+		vmlinuz=$k
+	elif ! vmlinuz=$("$here/fetch-kernel.sh" "$k"); then
+		echo "vmtest $k: FAIL (could not fetch kernel)"
+		failed=$((failed + 1))
+		continue
+	fi
+	idx=$((idx + 1))
+	run_kernel "$vmlinuz" "$idx" >"$work/result.$idx" 2>&1 &
+	queue="${queue:+$queue }$!:$idx"
+	# shellcheck disable=SC2086  # the queue is a list
+	set -- $queue
+	[ $# -lt "$jobs" ] || finish
 done
+while [ -n "$queue" ]; do finish; done
 
 echo "vmtest: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
