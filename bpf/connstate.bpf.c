@@ -4,10 +4,11 @@
  * target processes accepted (accepted, read N bytes starting with these,
  * wrote, closed, TCP state changed). It decides nothing about HTTP.
  *
- * Only tracepoints: kprobes and fentry are not available everywhere we run.
- * Every syscall program checks the caller's tgid against "targets" before
- * any other work, because attaching a syscall tracepoint makes every
- * syscall on the host run it.
+ * Tracepoints by default: kprobes and fentry are not available everywhere
+ * we run; the socket hooks at the end of this file (fentry/fexit) are used
+ * where they are. Every syscall program checks the caller's tgid against
+ * "targets" before any other work, because attaching a syscall tracepoint
+ * makes every syscall on the host run it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -1319,8 +1320,8 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
  * pays nothing (a syscall tracepoint sends every syscall on the host
  * through the tracing slow path). Where they meet each syscall, on 5.10,
  * 6.1 and 6.12:
- *   read, readv, recvfrom, recvmsg: sock_recvmsg -> inet_recvmsg or
- *     inet6_recvmsg, whose signature never changed (tcp_recvmsg's did);
+ *   read, readv, recvfrom, recvmsg: sock_recvmsg -> inet{,6}_recvmsg ->
+ *     tcp_recvmsg, TCP only (its signature changed in 5.19: see below);
  *   write, writev, sendto, sendmsg: sock_sendmsg (6.6+: the inlined
  *     __sock_sendmsg) -> inet{,6}_sendmsg -> tcp_sendmsg, TCP only;
  *   sendfile: up to 6.4 splice -> kernel_sendpage -> tcp_sendpage, per
@@ -1411,34 +1412,32 @@ static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __
 	return 0;
 }
 
-SEC("fentry/inet_recvmsg")
-int BPF_PROG(fe_inet_recvmsg, struct socket *sock, struct msghdr *msg, size_t size, int flags)
+/* Set by the loader from the kernel's BTF: tcp_recvmsg's argument count,
+ * 6 before 5.19 ("net: remove noblock parameter from recvmsg() entities")
+ * and 5 since. flags is always the last but one, the result follows the
+ * arguments; the verifier sees this constant, so the loads stay fixed. */
+const volatile __u32 tcp_recvmsg_nargs = 5;
+
+/* TCP only, IPv4 and IPv6: inet{,6}_recvmsg both call it, so one program
+ * pair serves both (each fexit program verifies all of io_exit). */
+SEC("fentry/tcp_recvmsg")
+int fe_tcp_recvmsg(__u64 *ctx)
 {
-	if (flags & MSG_PEEK)
+	__u32 n = clamped(tcp_recvmsg_nargs, 6);
+
+	if (n < 5 || ((int)ctx[n - 2] & MSG_PEEK))
 		return 0;
-	return sock_io_enter(BPF_CORE_READ(sock, sk), msg, CS_EV_READ);
+	return sock_io_enter((struct sock *)ctx[0], (struct msghdr *)ctx[1], CS_EV_READ);
 }
 
-SEC("fexit/inet_recvmsg")
-int BPF_PROG(fx_inet_recvmsg, struct socket *sock, struct msghdr *msg, size_t size, int flags,
-	     int ret)
+SEC("fexit/tcp_recvmsg")
+int fx_tcp_recvmsg(__u64 *ctx)
 {
-	return io_exit(ret);
-}
+	__u32 n = clamped(tcp_recvmsg_nargs, 6);
 
-SEC("fentry/inet6_recvmsg")
-int BPF_PROG(fe_inet6_recvmsg, struct socket *sock, struct msghdr *msg, size_t size, int flags)
-{
-	if (flags & MSG_PEEK)
+	if (n < 5)
 		return 0;
-	return sock_io_enter(BPF_CORE_READ(sock, sk), msg, CS_EV_READ);
-}
-
-SEC("fexit/inet6_recvmsg")
-int BPF_PROG(fx_inet6_recvmsg, struct socket *sock, struct msghdr *msg, size_t size, int flags,
-	     int ret)
-{
-	return io_exit(ret);
+	return io_exit((int)ctx[n]);
 }
 
 SEC("fentry/tcp_sendmsg")

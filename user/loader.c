@@ -186,8 +186,7 @@ static bool btf_has_type(const char *btf_path, const char *name, __u32 kind)
 /* The kernel functions the socket hooks attach to (bpf/connstate.bpf.c);
  * tcp_sendpage (sendfile up to 6.4) only where it exists. */
 static const char *const socket_funcs[] = {
-	"inet_recvmsg", "inet6_recvmsg", "tcp_sendmsg", "inet_accept", "inet_release",
-	"inet_shutdown",
+	"tcp_recvmsg", "tcp_sendmsg", "inet_accept", "inet_release", "inet_shutdown",
 };
 
 /*
@@ -197,8 +196,8 @@ static const char *const socket_funcs[] = {
  * attaching a trampoline and taking it down again costs an RCU grace
  * period. On failure, why says what was missing, for -v or the error.
  */
-static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, char *why,
-				size_t n)
+static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, __u32 *recv_nargs,
+				char *why, size_t n)
 {
 	struct bpf_insn prog[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
@@ -226,6 +225,14 @@ static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, cha
 		}
 	}
 	*sendpage = btf__find_by_name_kind(btf, "tcp_sendpage", BTF_KIND_FUNC) >= 0;
+	/* tcp_recvmsg lost an argument in 5.19: the programs read its count */
+	id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
+	*recv_nargs = btf_vlen(btf__type_by_id(btf, btf__type_by_id(btf, id)->type));
+	if (*recv_nargs != 5 && *recv_nargs != 6) {
+		snprintf(why, n, "tcp_recvmsg has %u arguments, not 5 or 6", *recv_nargs);
+		btf__free(btf);
+		return false;
+	}
 	btf__free(btf);
 	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FENTRY,
 		    .attach_btf_id = id);
@@ -250,11 +257,12 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 {
 	struct bpf_program *prog;
 	bool sendpage = false;
+	__u32 recv_nargs = 5;
 	char why[192] = "";
 
 	socket_hooks = false;
 	if ((o->hooks == LOADER_HOOKS_SOCKET || o->hooks == LOADER_HOOKS_AUTO) &&
-	    !(socket_hooks = socket_hooks_usable(o, &sendpage, why, sizeof(why))) &&
+	    !(socket_hooks = socket_hooks_usable(o, &sendpage, &recv_nargs, why, sizeof(why))) &&
 	    o->hooks == LOADER_HOOKS_SOCKET) {
 		fprintf(stderr, "connstate: kernel %s cannot take the socket hooks: %s: use --hooks=tracepoints\n",
 			release, why);
@@ -283,9 +291,10 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 		bpf_program__set_autoload(skel->progs.fx_tcp_sendpage, false);
 	}
 	skel->rodata->raw_hooks = raw_hooks;
+	skel->rodata->tcp_recvmsg_nargs = recv_nargs;
 	if (o->verbose && socket_hooks)
 		fprintf(stderr,
-			"connstate: syscall hooks: socket (fentry/fexit on inet{,6}_recvmsg, tcp_sendmsg%s, inet_accept, inet_release, inet_shutdown)\n",
+			"connstate: syscall hooks: socket (fentry/fexit on tcp_recvmsg, tcp_sendmsg%s, inet_accept, inet_release, inet_shutdown)\n",
 			sendpage ? ", tcp_sendpage" : "");
 	else if (o->verbose)
 		fprintf(stderr, "connstate: syscall hooks: %s%s%s\n",
