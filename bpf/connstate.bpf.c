@@ -1461,11 +1461,54 @@ int BPF_PROG(fe_tcp_sendpage, struct sock *sk, struct page *page, int offset, si
 	return sock_io_enter(sk, NULL, CS_EV_WRITE);
 }
 
+/* io_exit for a write of pages, which copies nothing: one more fexit
+ * program with all of io_exit in it would cost its verification again
+ * (seconds on 5.10 under emulation) for code a sendpage never runs. */
+static __always_inline int sendpage_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stash *sp, st;
+	struct scratch *s;
+	struct cs_conn *c;
+
+	if (stopping)
+		return 0;
+	sp = bpf_map_lookup_elem(&stashes, &id);
+	if (!sp)
+		return 0;
+	st = *sp;
+	bpf_map_delete_elem(&stashes, &id);
+	if (ret == -EAGAIN || ret == 0)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &st.sk);
+	if (!c)
+		return 0;
+	s = event_begin(CS_EV_WRITE, st.sk, id >> 32);
+	if (!s)
+		return 0;
+	s->e.ret = ret;
+	s->e.fd = st.fd;
+	if (st.tls) {
+		s->e.flags |= CS_F_TLS;
+	} else if (ret > 0) {
+		s->e.flags |= CS_F_SENDFILE;
+		/* as io_exit: the frame walk cannot follow bytes it cannot read */
+		if (c->h2 == CS_H2_YES) {
+			c->h2 = CS_H2_LOST;
+			s->e.flags |= CS_F_WALK_CUT;
+		}
+		c->rd_since_wr = 0;
+	}
+	flush_held(c, st.sk);
+	event_submit(s, c);
+	return 0;
+}
+
 SEC("fexit/tcp_sendpage")
 int BPF_PROG(fx_tcp_sendpage, struct sock *sk, struct page *page, int offset, size_t size,
 	     int flags, int ret)
 {
-	return io_exit(ret);
+	return sendpage_exit(ret);
 }
 
 /* inet_accept's third argument changed in 6.10 (struct proto_accept_arg):
