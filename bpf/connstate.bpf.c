@@ -1412,32 +1412,50 @@ static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __
 	return 0;
 }
 
-/* Set by the loader from the kernel's BTF: tcp_recvmsg's argument count,
- * 6 before 5.19 ("net: remove noblock parameter from recvmsg() entities")
- * and 5 since. flags is always the last but one, the result follows the
- * arguments; the verifier sees this constant, so the loads stay fixed. */
-const volatile __u32 tcp_recvmsg_nargs = 5;
-
-/* TCP only, IPv4 and IPv6: inet{,6}_recvmsg both call it, so one program
- * pair serves both (each fexit program verifies all of io_exit). */
+/*
+ * TCP only, IPv4 and IPv6: inet{,6}_recvmsg both call tcp_recvmsg, so one
+ * program pair serves both (each fexit program verifies all of io_exit).
+ * Its signature changed in 5.19 ("net: remove noblock parameter from
+ * recvmsg() entities"): the _nb pair is for the kernels before, and the
+ * loader loads the programs whose argument count the kernel's BTF has.
+ */
 SEC("fentry/tcp_recvmsg")
-int fe_tcp_recvmsg(__u64 *ctx)
+int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
-	__u32 n = clamped(tcp_recvmsg_nargs, 6);
-
-	if (n < 5 || ((int)ctx[n - 2] & MSG_PEEK))
+	if (flags & MSG_PEEK)
 		return 0;
-	return sock_io_enter((struct sock *)ctx[0], (struct msghdr *)ctx[1], CS_EV_READ);
+	return sock_io_enter(sk, msg, CS_EV_READ);
 }
 
 SEC("fexit/tcp_recvmsg")
-int fx_tcp_recvmsg(__u64 *ctx)
+int BPF_PROG(fx_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
 {
-	__u32 n = clamped(tcp_recvmsg_nargs, 6);
+	return io_exit(ret);
+}
 
-	if (n < 5)
+/* Newer kernels dropped addr_len too (our 6.18 machines' BTF has four
+ * arguments; 6.12's five): the result moved up again */
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(fx_tcp_recvmsg4, struct sock *sk, struct msghdr *msg, size_t len, int flags, int ret)
+{
+	return io_exit(ret);
+}
+
+SEC("fentry/tcp_recvmsg")
+int BPF_PROG(fe_tcp_recvmsg_nb, struct sock *sk, struct msghdr *msg, size_t len, int nonblock,
+	     int flags)
+{
+	if (flags & MSG_PEEK)
 		return 0;
-	return io_exit((int)ctx[n]);
+	return sock_io_enter(sk, msg, CS_EV_READ);
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(fx_tcp_recvmsg_nb, struct sock *sk, struct msghdr *msg, size_t len, int nonblock,
+	     int flags, int *addr_len, int ret)
+{
+	return io_exit(ret);
 }
 
 SEC("fentry/tcp_sendmsg")

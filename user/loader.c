@@ -225,11 +225,11 @@ static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, __u
 		}
 	}
 	*sendpage = btf__find_by_name_kind(btf, "tcp_sendpage", BTF_KIND_FUNC) >= 0;
-	/* tcp_recvmsg lost an argument in 5.19: the programs read its count */
+	/* tcp_recvmsg: 6 arguments up to 5.18, 5 in 6.12, 4 in 6.18 */
 	id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
 	*recv_nargs = btf_vlen(btf__type_by_id(btf, btf__type_by_id(btf, id)->type));
-	if (*recv_nargs != 5 && *recv_nargs != 6) {
-		snprintf(why, n, "tcp_recvmsg has %u arguments, not 5 or 6", *recv_nargs);
+	if (*recv_nargs < 4 || *recv_nargs > 6) {
+		snprintf(why, n, "tcp_recvmsg has %u arguments, not 4 to 6", *recv_nargs);
 		btf__free(btf);
 		return false;
 	}
@@ -291,7 +291,14 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 		bpf_program__set_autoload(skel->progs.fx_tcp_sendpage, false);
 	}
 	skel->rodata->raw_hooks = raw_hooks;
-	skel->rodata->tcp_recvmsg_nargs = recv_nargs;
+	if (socket_hooks) {
+		/* the tcp_recvmsg programs for this kernel's signature only */
+		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg, recv_nargs < 6);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg4, recv_nargs == 4);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg, recv_nargs == 5);
+		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg_nb, recv_nargs == 6);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nb, recv_nargs == 6);
+	}
 	if (o->verbose && socket_hooks)
 		fprintf(stderr,
 			"connstate: syscall hooks: socket (fentry/fexit on tcp_recvmsg, tcp_sendmsg%s, inet_accept, inet_release, inet_shutdown)\n",
