@@ -1419,6 +1419,20 @@ static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __
  * recvmsg() entities"): the _nb pair is for the kernels before, and the
  * loader loads the programs whose argument count the kernel's BTF has.
  */
+/*
+ * A fexit program's int result as a long the verifier knows nothing of,
+ * like a tracepoint's ctx->ret: with the bounds of a sign-extended int,
+ * 5.10's verifier took minutes (under emulation) over io_exit here, where
+ * tp_io_exit takes seconds. Reading a stack slot cannot fault.
+ */
+static __always_inline long opaque_ret(int ret)
+{
+	long v = ret, r = 0;
+
+	bpf_probe_read_kernel(&r, sizeof(r), &v);
+	return r;
+}
+
 SEC("fentry/tcp_recvmsg")
 int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {
@@ -1431,7 +1445,7 @@ SEC("fexit/tcp_recvmsg")
 int BPF_PROG(fx_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
 	     int *addr_len, int ret)
 {
-	return io_exit(ret);
+	return io_exit(opaque_ret(ret));
 }
 
 /* Newer kernels dropped addr_len too (our 6.18 machines' BTF has four
@@ -1439,7 +1453,7 @@ int BPF_PROG(fx_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, in
 SEC("fexit/tcp_recvmsg")
 int BPF_PROG(fx_tcp_recvmsg4, struct sock *sk, struct msghdr *msg, size_t len, int flags, int ret)
 {
-	return io_exit(ret);
+	return io_exit(opaque_ret(ret));
 }
 
 SEC("fentry/tcp_recvmsg")
@@ -1455,7 +1469,7 @@ SEC("fexit/tcp_recvmsg")
 int BPF_PROG(fx_tcp_recvmsg_nb, struct sock *sk, struct msghdr *msg, size_t len, int nonblock,
 	     int flags, int *addr_len, int ret)
 {
-	return io_exit(ret);
+	return io_exit(opaque_ret(ret));
 }
 
 SEC("fentry/tcp_sendmsg")
@@ -1467,7 +1481,7 @@ int BPF_PROG(fe_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size)
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(fx_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
 {
-	return io_exit(ret);
+	return io_exit(opaque_ret(ret));
 }
 
 /* Up to 6.4 only (the loader skips them where tcp_sendpage is gone): one
