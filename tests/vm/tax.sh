@@ -45,7 +45,7 @@ declare -A t
 ok=""
 for m in $modes; do
 	/bin/connstate -v --hooks=$m -p $sl >/dev/null 2>/tmp/cs.err & cs=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		grep -q attached /tmp/cs.err && break
 		kill -0 $cs 2>/dev/null || break
 		sleep 0.1
@@ -61,7 +61,7 @@ for r in $(seq $rounds); do
 	for m in none $ok; do
 		if [ $m != none ]; then
 			/bin/connstate --hooks=$m -p $sl >/dev/null 2>/tmp/cs.err & cs=$!
-			for i in $(seq 100); do grep -q attached /tmp/cs.err && break; sleep 0.1; done
+			for i in $(seq 600); do grep -q attached /tmp/cs.err && break; sleep 0.1; done
 		fi
 		t[$m]="${t[$m]} $(ms)"
 		if [ $m != none ]; then kill -INT $cs; wait $cs; fi

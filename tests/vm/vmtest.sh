@@ -46,6 +46,10 @@ done
 # In the VM: everything is in /bin, the oracle files in /oracle.
 printf '#!/bin/bash\nwith_connstate=%s\n' "$with_connstate" >"$work/test.sh"
 cat >>"$work/test.sh" <<'EOF'
+# lib.sh's cs_start waits this long for "attached": the socket hooks' two
+# fexit programs take 5.10's verifier about 22 s under TCG (10 s is the
+# default), the syscall tracepoints 7-11 s
+export CS_ATTACH_SECS=60
 # Without connstate the same steps run, minus the probes (same sleeps).
 cs_opt=()
 if [ "$with_connstate" = 1 ]; then
