@@ -125,9 +125,7 @@ fi
 exit "$rc"
 EOF
 
-# three HTTP/1 oracle runs (auto, raw, tracepoints) and HTTP/2: more than
-# run.sh's default 300 s on a loaded machine; a --timeout given still wins
-"$here/run.sh" --timeout 600 "$@" \
+"$here/run.sh" "$@" \
 	--file "$top/tests/oracle/run.sh:/oracle/run.sh" \
 	--file "$top/tests/oracle/expected.txt:/oracle/expected.txt" \
 	--file "$top/tests/oracle/run_h2.sh:/oracle/run_h2.sh" \
