@@ -4,10 +4,11 @@
  * target processes accepted (accepted, read N bytes starting with these,
  * wrote, closed, TCP state changed). It decides nothing about HTTP.
  *
- * Only tracepoints: kprobes and fentry are not available everywhere we run.
- * Every syscall program checks the caller's tgid against "targets" before
- * any other work, because attaching a syscall tracepoint makes every
- * syscall on the host run it.
+ * Tracepoints by default: kprobes and fentry are not available everywhere
+ * we run; the socket hooks at the end of this file (fentry/fexit) are used
+ * where they are. Every syscall program checks the caller's tgid against
+ * "targets" before any other work, because attaching a syscall tracepoint
+ * makes every syscall on the host run it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -51,7 +52,17 @@ const volatile __u64 wakeup_bytes = 0;
  */
 __u32 stopping = 0;
 
-enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE };
+/* K_KIOV: an iovec array in kernel memory (the socket hooks see the
+ * kernel's copy of it), pointing into user memory like K_IOV's. */
+enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE, K_KIOV };
+
+/* One struct iovec of an array in user (K_IOV) or kernel (K_KIOV) memory. */
+static __always_inline long read_iovec(struct iovec *iov, __u64 addr, bool kern)
+{
+	if (kern)
+		return bpf_probe_read_kernel(iov, sizeof(*iov), (void *)addr);
+	return bpf_probe_read_user(iov, sizeof(*iov), (void *)addr);
+}
 
 /* Arguments saved at sys_enter for the matching sys_exit of one thread. */
 struct stash {
@@ -618,7 +629,8 @@ static __always_inline __u64 send_read_pieces(struct scratch *s, struct cs_conn 
 
 /* Copy the first bytes of the first iovecs, and the last bytes of the
  * iovec holding the payload's last byte when the payload is long. */
-static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, __u64 len)
+static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, __u64 len,
+				     bool kern)
 {
 	struct iovec iov;
 	__u64 left = len, n;
@@ -629,7 +641,7 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, _
 	for (i = 0; i < CS_MAX_IOV; i++) {
 		if (i >= cnt || !left)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iovp + i * sizeof(iov))))
+		if (read_iovec(&iov, iovp + i * sizeof(iov), kern))
 			break;
 		n = iov.iov_len < left ? iov.iov_len : left;
 		if (off < CS_HEAD_CAP && !gap) {
@@ -685,12 +697,12 @@ __noinline int cs_walk_setup(__u32 kind, __u64 ptr, __u64 cnt, __u64 len)
 		w->n = 1;
 		return 1;
 	}
-	if (kind != K_IOV)
+	if (kind != K_IOV && kind != K_KIOV)
 		return 0; /* sendfile: the bytes are in a file */
 	for (i = 0; i < CS_WALK_IOV; i++) {
 		if (i >= cnt || !len)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(ptr + i * sizeof(iov))))
+		if (read_iovec(&iov, ptr + i * sizeof(iov), kind == K_KIOV))
 			return 0;
 		w->base[i] = (__u64)iov.iov_base;
 		w->len[i] = iov.iov_len < len ? iov.iov_len : len;
@@ -922,8 +934,8 @@ static __always_inline int io_exit(long ret)
 		}
 		if (st.kind == K_BUF)
 			copy_buf(s, st.ptr + off, ret - off);
-		else if (st.kind == K_IOV)
-			copy_iov(s, st.ptr, st.cnt, ret);
+		else if (st.kind == K_IOV || st.kind == K_KIOV)
+			copy_iov(s, st.ptr, st.cnt, ret, st.kind == K_KIOV);
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
@@ -1325,5 +1337,307 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
 	s = event_begin(CS_EV_PROC_EXIT, 0, tgid);
 	if (s)
 		event_submit(s, NULL);
+	return 0;
+}
+
+/*
+ * Socket hooks (--hooks=socket): fentry/fexit on the socket layer instead
+ * of the syscalls. They run only for socket calls, so the rest of the host
+ * pays nothing (a syscall tracepoint sends every syscall on the host
+ * through the tracing slow path). Where they meet each syscall, on 5.10,
+ * 6.1 and 6.12:
+ *   read, readv, recvfrom, recvmsg: sock_recvmsg -> inet{,6}_recvmsg ->
+ *     tcp_recvmsg, TCP only (its signature changed in 5.19: see below);
+ *   write, writev, sendto, sendmsg: sock_sendmsg (6.6+: the inlined
+ *     __sock_sendmsg) -> inet{,6}_sendmsg -> tcp_sendmsg, TCP only;
+ *   sendfile: up to 6.4 splice -> kernel_sendpage -> tcp_sendpage, per
+ *     page; 6.5+ splice -> sock_sendmsg(MSG_SPLICE_PAGES) -> tcp_sendmsg
+ *     with a bio_vec iterator;
+ *   accept, accept4: inet_accept (IPv6 too), grafting the new sock;
+ *   close: the last reference's __fput -> sock_close -> inet_release (or
+ *     inet6_release, which calls it), in the closing task;
+ *   shutdown: inet_shutdown.
+ * The socket is an argument, so no descriptor table walk; the descriptor
+ * is unknown, and events carry CS_NO_FD (the user side does not use it).
+ * The loader loads these or the syscall programs, never both.
+ */
+#define CS_NO_FD 0xffffffff
+
+/* Before 5.14 ("iov_iter: separate direction from flavour"): type held
+ * the flavour as a bit (enum iter_type), the direction in bit 0. */
+struct iov_iter___510 {
+	unsigned int type;
+};
+
+/* Before 6.4 ("iov_iter: add iter_iovec() helper") renamed iov to __iov */
+struct iov_iter___61 {
+	const struct iovec *iov;
+};
+
+/* Where the payload of a socket call is: user memory (K_BUF for one
+ * piece, as read() and write() give, K_KIOV for the kernel's copy of an
+ * iovec array) or not (K_SENDFILE: pages, nothing to copy). */
+static __always_inline void stash_iter(struct stash *st, struct iov_iter *it)
+{
+	__u32 t, iovec = bpf_core_enum_value(enum iter_type, ITER_IOVEC);
+	struct iovec iov;
+	__u64 arr;
+
+	st->kind = K_SENDFILE;
+	if (bpf_core_field_exists(it->iter_type))
+		t = BPF_CORE_READ(it, iter_type);
+	else
+		t = BPF_CORE_READ((struct iov_iter___510 *)it, type) & ~1u;
+	if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+	    bpf_core_field_exists(it->ubuf) && t == bpf_core_enum_value(enum iter_type, ITER_UBUF)) {
+		st->kind = K_BUF;
+		st->ptr = (__u64)BPF_CORE_READ(it, ubuf) + BPF_CORE_READ(it, iov_offset);
+		return;
+	}
+	if (t != iovec)
+		return;
+	if (bpf_core_field_exists(it->__iov))
+		arr = (__u64)BPF_CORE_READ(it, __iov);
+	else
+		arr = (__u64)BPF_CORE_READ((struct iov_iter___61 *)it, iov);
+	st->ptr = arr;
+	st->cnt = BPF_CORE_READ(it, nr_segs);
+	st->kind = K_KIOV;
+	/* one piece: a flat buffer, so tiny reads are held and header
+	 * blocks sent whole as with the syscall hooks */
+	if (st->cnt == 1 && !bpf_probe_read_kernel(&iov, sizeof(iov), (void *)arr)) {
+		st->kind = K_BUF;
+		st->ptr = (__u64)iov.iov_base + BPF_CORE_READ(it, iov_offset);
+	}
+}
+
+/* io_enter for a socket call: the socket is known, the payload is in msg
+ * (NULL: pages, sendpage). */
+static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct stash st = {};
+	struct cs_conn *c;
+	__u64 key = (__u64)sk;
+
+	if (!syscall_wanted(tgid) || !sk)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
+		return 0;
+	st.sk = key;
+	st.fd = CS_NO_FD;
+	st.dir = dir;
+	st.kind = K_SENDFILE;
+	if (msg)
+		stash_iter(&st, &msg->msg_iter);
+	st.tls = note_tls_call(id, key, c->gen);
+	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
+		stash_failed(c);
+	return 0;
+}
+
+/*
+ * TCP only, IPv4 and IPv6: inet{,6}_recvmsg both call tcp_recvmsg, so one
+ * program pair serves both (each fexit program verifies all of io_exit).
+ * Its signature changed in 5.19 ("net: remove noblock parameter from
+ * recvmsg() entities"): the _nb pair is for the kernels before, and the
+ * loader loads the programs whose argument count the kernel's BTF has.
+ */
+/*
+ * A fexit program's int result as a long the verifier knows nothing of,
+ * like a tracepoint's ctx->ret: with the bounds of a sign-extended int,
+ * 5.10's verifier took minutes (under emulation) over io_exit here, where
+ * tp_io_exit takes seconds. Reading a stack slot cannot fault.
+ */
+static __always_inline long opaque_ret(int ret)
+{
+	long v = ret, r = 0;
+
+	bpf_probe_read_kernel(&r, sizeof(r), &v);
+	return r;
+}
+
+SEC("fentry/tcp_recvmsg")
+int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags)
+{
+	if (flags & MSG_PEEK)
+		return 0;
+	return sock_io_enter(sk, msg, CS_EV_READ);
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(fx_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags,
+	     int *addr_len, int ret)
+{
+	return io_exit(opaque_ret(ret));
+}
+
+/* Newer kernels dropped addr_len too (our 6.18 machines' BTF has four
+ * arguments; 6.12's five): the result moved up again */
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(fx_tcp_recvmsg4, struct sock *sk, struct msghdr *msg, size_t len, int flags, int ret)
+{
+	return io_exit(opaque_ret(ret));
+}
+
+SEC("fentry/tcp_recvmsg")
+int BPF_PROG(fe_tcp_recvmsg_nb, struct sock *sk, struct msghdr *msg, size_t len, int nonblock,
+	     int flags)
+{
+	if (flags & MSG_PEEK)
+		return 0;
+	return sock_io_enter(sk, msg, CS_EV_READ);
+}
+
+SEC("fexit/tcp_recvmsg")
+int BPF_PROG(fx_tcp_recvmsg_nb, struct sock *sk, struct msghdr *msg, size_t len, int nonblock,
+	     int flags, int *addr_len, int ret)
+{
+	return io_exit(opaque_ret(ret));
+}
+
+SEC("fentry/tcp_sendmsg")
+int BPF_PROG(fe_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size)
+{
+	return sock_io_enter(sk, msg, CS_EV_WRITE);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(fx_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	return io_exit(opaque_ret(ret));
+}
+
+/* Up to 6.4 only (the loader skips them where tcp_sendpage is gone): one
+ * call per page of a sendfile, each a WRITE of its length. */
+SEC("fentry/tcp_sendpage")
+int BPF_PROG(fe_tcp_sendpage, struct sock *sk, struct page *page, int offset, size_t size,
+	     int flags)
+{
+	return sock_io_enter(sk, NULL, CS_EV_WRITE);
+}
+
+/* io_exit for a write of pages, which copies nothing: one more fexit
+ * program with all of io_exit in it would cost its verification again
+ * (seconds on 5.10 under emulation) for code a sendpage never runs. */
+static __always_inline int sendpage_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stash *sp, st;
+	struct scratch *s;
+	struct cs_conn *c;
+
+	if (stopping)
+		return 0;
+	sp = bpf_map_lookup_elem(&stashes, &id);
+	if (!sp)
+		return 0;
+	st = *sp;
+	bpf_map_delete_elem(&stashes, &id);
+	if (ret == -EAGAIN || ret == 0)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &st.sk);
+	if (!c)
+		return 0;
+	s = event_begin(CS_EV_WRITE, st.sk, id >> 32);
+	if (!s)
+		return 0;
+	s->e.ret = ret;
+	s->e.fd = st.fd;
+	if (st.tls) {
+		s->e.flags |= CS_F_TLS;
+	} else if (ret > 0) {
+		s->e.flags |= CS_F_SENDFILE;
+		/* as io_exit: the frame walk cannot follow bytes it cannot read */
+		if (c->h2 == CS_H2_YES) {
+			c->h2 = CS_H2_LOST;
+			s->e.flags |= CS_F_WALK_CUT;
+		}
+		c->rd_since_wr = 0;
+	}
+	flush_held(c, st.sk);
+	event_submit(s, c);
+	return 0;
+}
+
+SEC("fexit/tcp_sendpage")
+int BPF_PROG(fx_tcp_sendpage, struct sock *sk, struct page *page, int offset, size_t size,
+	     int flags, int ret)
+{
+	return sendpage_exit(ret);
+}
+
+/* inet_accept's third argument changed in 6.10 (struct proto_accept_arg):
+ * only the first two are read. newsock has its sock once it succeeded. */
+SEC("fexit/inet_accept")
+int BPF_PROG(fx_inet_accept, struct socket *sock, struct socket *newsock)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sock *sk;
+
+	if (!syscall_wanted(tgid))
+		return 0;
+	sk = BPF_CORE_READ(newsock, sk);
+	if (!sk || !is_inet_tcp(sk))
+		return 0;
+	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT);
+	return 0;
+}
+
+/* inet_release runs for the socket's last reference only, as close_enter's
+ * file_last_ref() check; CLOSE goes out at its exit, after the state
+ * change tcp_close() makes. */
+SEC("fentry/inet_release")
+int BPF_PROG(fe_inet_release, struct socket *sock)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stash st = {};
+	struct cs_conn *c;
+	__u64 key;
+
+	if (!syscall_wanted(id >> 32))
+		return 0;
+	key = (__u64)BPF_CORE_READ(sock, sk);
+	c = key ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	if (!c)
+		return 0;
+	st.gen = c->gen;
+	st.sk = key;
+	st.fd = CS_NO_FD;
+	st.kind = K_CLOSE;
+	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
+		stash_failed(c);
+	return 0;
+}
+
+SEC("fexit/inet_release")
+int BPF_PROG(fx_inet_release, struct socket *sock, int ret)
+{
+	return close_exit(0);
+}
+
+SEC("fentry/inet_shutdown")
+int BPF_PROG(fe_inet_shutdown, struct socket *sock, int how)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct scratch *s;
+	struct cs_conn *c;
+	__u64 key;
+
+	if (!syscall_wanted(tgid))
+		return 0;
+	key = (__u64)BPF_CORE_READ(sock, sk);
+	c = key ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	if (!c)
+		return 0;
+	flush_held(c, key);
+	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
+	if (!s)
+		return 0;
+	s->e.fd = CS_NO_FD;
+	s->e.ret = how;
+	event_submit(s, c);
 	return 0;
 }

@@ -60,7 +60,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Print a summary line per target every SECONDS", 0 },
 	{ "quiet", 'q', NULL, 0, "No state, request or warning lines (for --metrics or --interval)", 0 },
 	{ "hooks", OPT_HOOKS, "KIND", 0,
-	  "Syscall hooks: tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: tracepoints, measured cheaper); -v says which",
+	  "Hooks: socket (fentry/fexit on the socket layer: no tax on other processes), tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: socket where the kernel allows fentry, else tracepoints); -v says which",
 	  0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
@@ -191,9 +191,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		c->interval = v;
 		break;
 	case OPT_HOOKS:
-		if (strcmp(arg, "auto") && strcmp(arg, "tracepoints") && strcmp(arg, "raw")) {
+		if (strcmp(arg, "auto") && strcmp(arg, "tracepoints") && strcmp(arg, "raw") &&
+		    strcmp(arg, "socket")) {
 			fprintf(stderr,
-				"connstate: invalid --hooks '%s': expected auto, tracepoints or raw\n",
+				"connstate: invalid --hooks '%s': expected auto, socket, tracepoints or raw\n",
 				arg);
 			return EINVAL;
 		}

@@ -35,6 +35,8 @@ static const char *const io_exits[] = {
 static struct bpf_link *io_exit_links[N_IO_EXITS];
 /* The syscalls go through raw_sys_enter/raw_sys_exit, not tracepoint/syscalls/ */
 static bool raw_hooks;
+/* The socket calls go through the fentry/fexit programs: no syscall hook */
+static bool socket_hooks;
 
 /*
  * -v: how long loading (the verifier), attaching and detaching took, all in
@@ -103,6 +105,13 @@ static void stats_print(struct bpf_object *obj)
 static bool is_syscall_tp(const struct bpf_program *prog)
 {
 	return !strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/", 20);
+}
+
+static bool is_socket_hook(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 }
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -184,7 +193,7 @@ static int check_tracepoints(struct bpf_object *obj)
 		return -1;
 	}
 	uname(&u);
-	for (size_t i = 0; i < N_IO_EXITS && !raw_hooks; i++) {
+	for (size_t i = 0; i < N_IO_EXITS && !raw_hooks && !socket_hooks; i++) {
 		char path[256];
 
 		snprintf(path, sizeof(path), "%s/syscalls/%s", events, io_exits[i]);
@@ -239,6 +248,69 @@ static bool btf_has_type(const char *btf_path, const char *name, __u32 kind)
 	return has;
 }
 
+/* The kernel functions the socket hooks attach to (bpf/connstate.bpf.c);
+ * tcp_sendpage (sendfile up to 6.4) only where it exists. */
+static const char *const socket_funcs[] = {
+	"tcp_recvmsg", "tcp_sendmsg", "inet_accept", "inet_release", "inet_shutdown",
+};
+
+/*
+ * Whether the kernel takes fentry programs on the socket functions: each
+ * must be in its BTF, and a two-instruction fentry program must load (our
+ * 6.18 machines refuse fentry with EPERM). Loading is all the probe does:
+ * attaching a trampoline and taking it down again costs an RCU grace
+ * period. On failure, why says what was missing, for -v or the error.
+ */
+static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, __u32 *recv_nargs,
+				char *why, size_t n)
+{
+	struct bpf_insn prog[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct btf *btf;
+	int fd, id = -1;
+	size_t i;
+
+	if (o->btf_path) {
+		snprintf(why, n, "they need the kernel's own BTF, not --btf");
+		return false;
+	}
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		snprintf(why, n, "no kernel BTF");
+		return false;
+	}
+	for (i = 0; i < sizeof(socket_funcs) / sizeof(socket_funcs[0]); i++) {
+		id = btf__find_by_name_kind(btf, socket_funcs[i], BTF_KIND_FUNC);
+		if (id < 0) {
+			snprintf(why, n, "no function %s in the kernel's BTF", socket_funcs[i]);
+			btf__free(btf);
+			return false;
+		}
+	}
+	*sendpage = btf__find_by_name_kind(btf, "tcp_sendpage", BTF_KIND_FUNC) >= 0;
+	/* tcp_recvmsg: 6 arguments up to 5.18, 5 in 6.12, 4 in 6.18 */
+	id = btf__find_by_name_kind(btf, "tcp_recvmsg", BTF_KIND_FUNC);
+	*recv_nargs = btf_vlen(btf__type_by_id(btf, btf__type_by_id(btf, id)->type));
+	if (*recv_nargs < 4 || *recv_nargs > 6) {
+		snprintf(why, n, "tcp_recvmsg has %u arguments, not 4 to 6", *recv_nargs);
+		btf__free(btf);
+		return false;
+	}
+	btf__free(btf);
+	LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = BPF_TRACE_FENTRY,
+		    .attach_btf_id = id);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "cs_probe", "GPL", prog, 2, &po);
+	if (fd < 0) {
+		snprintf(why, n, "fentry refused (%s; needs BPF trampolines: Linux 5.5+ with CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS)",
+			 strerror(-fd));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 /*
  * The raw sys_enter/sys_exit programs only where asked for: they spare
  * every other syscall on the host the perf record a tracepoint/syscalls/
@@ -249,7 +321,18 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 			const char *release)
 {
 	struct bpf_program *prog;
+	bool sendpage = false;
+	__u32 recv_nargs = 5;
+	char why[192] = "";
 
+	socket_hooks = false;
+	if ((o->hooks == LOADER_HOOKS_SOCKET || o->hooks == LOADER_HOOKS_AUTO) &&
+	    !(socket_hooks = socket_hooks_usable(o, &sendpage, &recv_nargs, why, sizeof(why))) &&
+	    o->hooks == LOADER_HOOKS_SOCKET) {
+		fprintf(stderr, "connstate: kernel %s cannot take the socket hooks: %s: use --hooks=tracepoints\n",
+			release, why);
+		return -1;
+	}
 	/* parsing BTF takes milliseconds: only when raw is asked for */
 	if (o->hooks == LOADER_HOOKS_RAW &&
 	    !btf_has_type(o->btf_path, "btf_trace_sys_enter", BTF_KIND_TYPEDEF)) {
@@ -260,18 +343,37 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	}
 	raw_hooks = o->hooks == LOADER_HOOKS_RAW;
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (raw_hooks && is_syscall_tp(prog))
+		if (((raw_hooks || socket_hooks) && is_syscall_tp(prog)) ||
+		    (!socket_hooks && is_socket_hook(prog)))
 			bpf_program__set_autoload(prog, false);
 	}
 	if (!raw_hooks) {
 		bpf_program__set_autoload(skel->progs.raw_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.raw_sys_exit, false);
 	}
+	if (!sendpage) {
+		bpf_program__set_autoload(skel->progs.fe_tcp_sendpage, false);
+		bpf_program__set_autoload(skel->progs.fx_tcp_sendpage, false);
+	}
 	skel->rodata->raw_hooks = raw_hooks;
-	if (o->verbose)
-		fprintf(stderr, "connstate: syscall hooks: %s\n",
+	if (socket_hooks) {
+		/* the tcp_recvmsg programs for this kernel's signature only */
+		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg, recv_nargs < 6);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg4, recv_nargs == 4);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg, recv_nargs == 5);
+		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg_nb, recv_nargs == 6);
+		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nb, recv_nargs == 6);
+	}
+	if (o->verbose && socket_hooks)
+		fprintf(stderr,
+			"connstate: syscall hooks: socket (fentry/fexit on tcp_recvmsg, tcp_sendmsg%s, inet_accept, inet_release, inet_shutdown)\n",
+			sendpage ? ", tcp_sendpage" : "");
+	else if (o->verbose)
+		fprintf(stderr, "connstate: syscall hooks: %s%s%s\n",
 			raw_hooks ? "raw (tp_btf/sys_enter, tp_btf/sys_exit)" :
-				    "tracepoints (tracepoint/syscalls/sys_{enter,exit}_*)");
+				    "tracepoints (tracepoint/syscalls/sys_{enter,exit}_*)",
+			o->hooks == LOADER_HOOKS_AUTO ? "; auto: no socket hooks: " : "",
+			o->hooks == LOADER_HOOKS_AUTO ? why : "");
 	return 0;
 }
 
@@ -389,7 +491,7 @@ int loader_attach(struct connstate_bpf *skel)
 		*s->progs[i].link = link;
 		n++;
 	}
-	for (i = 0; i < (int)N_IO_EXITS && !raw_hooks; i++) {
+	for (i = 0; i < (int)N_IO_EXITS && !raw_hooks && !socket_hooks; i++) {
 		io_exit_links[i] =
 			bpf_program__attach_tracepoint(skel->progs.tp_io_exit, "syscalls", io_exits[i]);
 		if (!io_exit_links[i]) {

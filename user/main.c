@@ -555,6 +555,7 @@ int main(int argc, char **argv)
 	lo.verbose = app.cli.verbose;
 	lo.hooks = !app.cli.hooks || !strcmp(app.cli.hooks, "auto") ? LOADER_HOOKS_AUTO :
 		   !strcmp(app.cli.hooks, "raw")			 ? LOADER_HOOKS_RAW :
+		   !strcmp(app.cli.hooks, "socket")		 ? LOADER_HOOKS_SOCKET :
 									   LOADER_HOOKS_TRACEPOINTS;
 	lo.cgroup_id = app.cg.id;
 	lo.cgroup_level = app.cg.level;
