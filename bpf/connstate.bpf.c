@@ -1433,7 +1433,7 @@ static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __
 	if (msg)
 		stash_iter(&st, &msg->msg_iter);
 	st.tls = note_tls_call(id, key, c->gen);
-	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
+	if (!stash_put(id, &st))
 		stash_failed(c);
 	return 0;
 }
@@ -1525,17 +1525,14 @@ int BPF_PROG(fe_tcp_sendpage, struct sock *sk, struct page *page, int offset, si
 static __always_inline int sendpage_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct stash *sp, st;
 	struct scratch *s;
 	struct cs_conn *c;
+	struct stash st;
 
 	if (stopping)
 		return 0;
-	sp = bpf_map_lookup_elem(&stashes, &id);
-	if (!sp)
+	if (!stash_take(id, &st))
 		return 0;
-	st = *sp;
-	bpf_map_delete_elem(&stashes, &id);
 	if (ret == -EAGAIN || ret == 0)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &st.sk);
@@ -1607,7 +1604,7 @@ int BPF_PROG(fe_inet_release, struct socket *sock)
 	st.sk = key;
 	st.fd = CS_NO_FD;
 	st.kind = K_CLOSE;
-	if (bpf_map_update_elem(&stashes, &id, &st, BPF_ANY))
+	if (!stash_put(id, &st))
 		stash_failed(c);
 	return 0;
 }
