@@ -502,7 +502,7 @@ int loader_attach(struct connstate_bpf *skel)
 		n++;
 	}
 	if (timing)
-		fprintf(stderr, "connstate: attached %d probes in %.1f ms\n", n, ms_since(&t0));
+		fprintf(stderr, "connstate: attach took %.1f ms (%d probes)\n", ms_since(&t0), n);
 	return n;
 }
 
@@ -525,7 +525,7 @@ void loader_detach(struct connstate_bpf *skel)
 	links_destroy(all, n);
 	connstate_bpf__detach(skel); /* whatever did not fit above */
 	if (timing)
-		fprintf(stderr, "connstate: detached in %.1f ms\n", ms_since(&t0));
+		fprintf(stderr, "connstate: detach took %.1f ms\n", ms_since(&t0));
 }
 
 uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx)

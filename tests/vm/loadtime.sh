@@ -87,7 +87,7 @@ for hooks in tracepoints raw; do
 		done
 		kill -INT "$pid" 2>/dev/null
 		wait "$pid"
-		grep -E '^connstate: (loaded|verified|attached [0-9]+ probes in|detached|failed)' \
+		grep -E '^connstate: (loaded|verified|attach took|detach took|failed)' \
 			"$log" | sed "s/^/loadtime $hooks $r /"
 		rm -f "$log"
 	done
@@ -106,8 +106,8 @@ to_tsv() {
 	$1 != "loadtime" { next }
 	$5 == "verified" { print k "\t" $2 "\t" $3 "\t" $6 "\t" $8 / 1000 "\t" $10; next }
 	$5 == "loaded" { print k "\t" $2 "\t" $3 "\tload (all)\t" $10 "\t-"; next }
-	$5 == "attached" { print k "\t" $2 "\t" $3 "\tattach\t" $9 "\t-"; next }
-	$5 == "detached" { print k "\t" $2 "\t" $3 "\tdetach\t" $7 "\t-"; next }
+	$5 == "attach" { print k "\t" $2 "\t" $3 "\tattach\t" $7 "\t-"; next }
+	$5 == "detach" { print k "\t" $2 "\t" $3 "\tdetach\t" $7 "\t-"; next }
 	$5 == "failed" { print k "\t" $2 "\t" $3 "\tFAILED\t-\t-"; next }'
 }
 
