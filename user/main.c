@@ -209,7 +209,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (e->type == CS_EV_PROC_FORK) {
 		live_add(a, e->tgid, slot_of(a, e->fd)); /* fd: the parent */
-		tls_watch(a->tls, e->tgid); /* it may exec a program with its own TLS */
+		tls_watch(a->tls, e->tgid, e->fd); /* it may exec a program with its own TLS */
 	}
 	else if (e->type == CS_EV_PROC_EXIT)
 		live_del(a, e->tgid);
@@ -600,7 +600,8 @@ int main(int argc, char **argv)
 	if (nprogs >= 0) {
 		/* children forked while we attached */
 		add_descendants(&app);
-		app.tls = tls_new(app.skel, verbose);
+		/* -c: its server is about to start; no time to load then */
+		app.tls = tls_new(app.skel, verbose, app.child > 0);
 		if (app.cli.cgroup) {
 			/* the libraries its processes map now; a process that
 			 * joins later shares them, or is not followed over TLS */
@@ -625,7 +626,7 @@ int main(int argc, char **argv)
 		app.interval_start = now_ns(CLOCK_MONOTONIC);
 		if (app.child) {
 			spawn_release(release_fd);
-			tls_watch(app.tls, app.child);
+			tls_watch(app.tls, app.child, getpid());
 		}
 		release_fd = -1;
 		rc = run(&app);

@@ -28,11 +28,14 @@
 #define MAX_FILES 512
 /* Processes new to us (forked, or -c's command) scanned on a short schedule */
 #define MAX_FRESH 1024
-/* A new process is scanned after 10 ms, then 20, 40 ... 1280 ms: a program
- * exec'd maps its libraries in its first tens of ms (python3's libssl: 21 ms
- * after exec, listening at 57 ms, measured), a later dlopen is the sweep's */
+/* A new process is scanned after 10 ms, then 20, 40 ... 1280 ms; one that
+ * runs another program than its parent (it exec'd) at every tick for its
+ * first 300 ms: a program maps its libraries in its first tens of ms
+ * (python3's libssl: 21 ms after exec, listening at 44-72 ms, measured);
+ * a later dlopen is the sweep's */
 #define FRESH_FIRST_MS 10
 #define FRESH_LAST_MS 1280
+#define FRESH_EXEC_NS 300000000ull
 /* Every live target's maps are read again once per sweep, for dlopen */
 #define SWEEP_NS 2000000000ull
 /* At most this much /proc reading per tick, ticks at least this far apart */
@@ -60,6 +63,8 @@ struct fresh {
 	pid_t pid;
 	unsigned int delay_ms; /* until the scan after the next */
 	uint64_t due;
+	uint64_t exec_until; /* scanned every tick until then */
+	struct file_key exe; /* the program it ran when last looked at */
 };
 
 struct tls {
@@ -376,7 +381,7 @@ static bool scan_pid(struct tls *t, pid_t pid, int *made)
 	return true;
 }
 
-struct tls *tls_new(struct connstate_bpf *skel, bool verbose)
+struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 	char self[512];
@@ -387,6 +392,8 @@ struct tls *tls_new(struct connstate_bpf *skel, bool verbose)
 	t->verbose = verbose;
 	if (!exe_of(getpid(), self, sizeof(self), &t->self))
 		memset(&t->self, 0xff, sizeof(t->self));
+	if (preload)
+		loaded(t);
 	return t;
 }
 
@@ -400,14 +407,22 @@ int tls_scan(struct tls *t, const pid_t *pids, size_t npids)
 	return made;
 }
 
-void tls_watch(struct tls *t, pid_t pid)
+void tls_watch(struct tls *t, pid_t pid, pid_t parent)
 {
+	struct fresh *f;
+	char exe[512];
+
 	if (!t || t->nfresh >= MAX_FRESH)
 		return; /* the sweep finds it, later */
-	t->fresh[t->nfresh].pid = pid;
-	t->fresh[t->nfresh].delay_ms = FRESH_FIRST_MS * 2;
-	t->fresh[t->nfresh].due = now_ns() + FRESH_FIRST_MS * 1000000ull;
-	t->nfresh++;
+	f = &t->fresh[t->nfresh++];
+	f->pid = pid;
+	f->delay_ms = FRESH_FIRST_MS * 2;
+	f->due = now_ns() + FRESH_FIRST_MS * 1000000ull;
+	f->exec_until = 0;
+	/* what it runs until it execs: its parent's program (the child may
+	 * have exec'd already when the fork event is read) */
+	if (!exe_of(parent, exe, sizeof(exe), &f->exe))
+		memset(&f->exe, 0, sizeof(f->exe));
 }
 
 int tls_wait_ms(const struct tls *t, int ms)
@@ -429,17 +444,30 @@ int tls_tick(struct tls *t, const pid_t *live, size_t nlive)
 	/* the new processes first: a server started by -c is about to listen */
 	for (i = 0; i < t->nfresh && now_ns() < stop;) {
 		struct fresh *f = &t->fresh[i];
+		struct file_key exe;
+		char path[512];
 
-		if (f->due > now) {
+		if (!exe_of(f->pid, path, sizeof(path), &exe)) {
+			*f = t->fresh[--t->nfresh]; /* gone */
+			continue;
+		}
+		if (!same_file(&exe, &f->exe)) {
+			f->exe = exe; /* a new program: it maps its libraries now */
+			f->exec_until = now + FRESH_EXEC_NS;
+		}
+		if (now >= f->exec_until && f->due > now) {
 			i++;
 			continue;
 		}
-		if (!scan_pid(t, f->pid, &made) || f->delay_ms > FRESH_LAST_MS) {
+		if (!scan_pid(t, f->pid, &made) ||
+		    (now >= f->exec_until && f->delay_ms > FRESH_LAST_MS)) {
 			*f = t->fresh[--t->nfresh];
 			continue;
 		}
-		f->due = now + f->delay_ms * 1000000ull;
-		f->delay_ms *= 2;
+		if (now >= f->due) {
+			f->due = now + f->delay_ms * 1000000ull;
+			f->delay_ms *= 2;
+		}
 		i++;
 	}
 	/* then every target, a budget's worth per tick, once per SWEEP_NS */

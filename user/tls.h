@@ -19,8 +19,10 @@
 struct connstate_bpf;
 struct tls;
 
-/* A tracer of TLS libraries for skel's targets; NULL if out of memory. */
-struct tls *tls_new(struct connstate_bpf *skel, bool verbose);
+/* A tracer of TLS libraries for skel's targets; NULL if out of memory.
+ * preload: load the TLS programs now, not at the first library found
+ * (loading takes about 60 ms: too long once a server is starting). */
+struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload);
 /*
  * Looks at the libraries of pids now and probes each file not probed yet;
  * returns the uprobes made. Prints one warning line per file it cannot
@@ -29,9 +31,9 @@ struct tls *tls_new(struct connstate_bpf *skel, bool verbose);
  * error: TLS stays opaque.
  */
 int tls_scan(struct tls *t, const pid_t *pids, size_t npids);
-/* pid is new (forked, or a command about to exec): scan it soon, and a few
- * times more in its first second or so, as it maps its libraries. */
-void tls_watch(struct tls *t, pid_t pid);
+/* pid is new (forked by parent, or a command about to exec): scan it soon,
+ * and a few times more in its first seconds, often once it has exec'd. */
+void tls_watch(struct tls *t, pid_t pid, pid_t parent);
 /*
  * Call from the run loop: scans what tls_watch queued and is due, then
  * some of live[0..nlive) (all of them over about 2 s), within a bounded
