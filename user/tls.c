@@ -339,7 +339,7 @@ static bool exe_of(pid_t pid, char *target, size_t len, struct file_key *k)
  */
 static bool scan_pid(struct tls *t, pid_t pid, int *made)
 {
-	char path[64], line[1024], file[512], exe[512];
+	char path[64], line[1024], file[512], exe[512], range[64];
 	struct lib l = { .pid = pid };
 	bool mapped = false;
 	FILE *f;
@@ -355,15 +355,20 @@ static bool scan_pid(struct tls *t, pid_t pid, int *made)
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*s %*s %*s %lx:%lx %lu %511s", &l.key.maj, &l.key.min,
-			   &l.key.ino, file) != 4 ||
+		if (sscanf(line, "%63s %*s %*s %lx:%lx %lu %511s", range, &l.key.maj, &l.key.min,
+			   &l.key.ino, file) != 5 ||
 		    file[0] != '/' || !is_libssl(file))
 			continue;
 		mapped = true;
 		if (file_known(t, &l.key))
 			continue;
 		snprintf(l.path, sizeof(l.path), "%s", file);
-		snprintf(l.open, sizeof(l.open), "/proc/%d/root%s", pid, file);
+		/* replaced on disk (a package upgrade): its path names the new
+		 * file; the mapping itself names the one the process runs */
+		if (strstr(line, " (deleted)\n"))
+			snprintf(l.open, sizeof(l.open), "/proc/%d/map_files/%s", pid, range);
+		else
+			snprintf(l.open, sizeof(l.open), "/proc/%d/root%s", pid, file);
 		*made += probe_file(t, &l);
 	}
 	fclose(f);
