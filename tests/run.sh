@@ -2,7 +2,7 @@
 # Runs every test suite and sums their counts into one closing line:
 #   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate), servers
 #   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), oracle_tls and
-#   oracle_tls_go1.23 (Go's ConnState over crypto/tls, Go 1.19 and 1.23), tls_go, cli (the command-line
+#   oracle_tls_go1.23 (Go's ConnState over crypto/tls, Go 1.19 and 1.23), tls_go, tls_rescan, cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
 # Suites that need root and BPF fail, loudly, where the machine cannot run
 # them: a skipped BPF test must not look like a pass.
@@ -98,6 +98,7 @@ suite oracle_tls tests/oracle/run_tls.sh --connstate ./connstate
 suite oracle_tls_go1.23 tests/oracle/run_tls.sh --suite oracle_tls_go1.23 --go /usr/lib/go-1.23/bin/go \
 	--connstate ./connstate
 suite tls_go tests/tls/go.sh --connstate ./connstate
+suite tls_rescan tests/tls/rescan.sh --connstate ./connstate
 if [ "${VMTEST:-0}" = 1 ] || [[ "$only" == *" vmtest "* ]]; then
 	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
 fi

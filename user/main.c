@@ -207,8 +207,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e) ||
 	    sizeof(*e) + e->head_len + e->tail_len + e->nframes * sizeof(struct cs_frame) > size)
 		return 0;
-	if (e->type == CS_EV_PROC_FORK)
+	if (e->type == CS_EV_PROC_FORK) {
 		live_add(a, e->tgid, slot_of(a, e->fd)); /* fd: the parent */
+		tls_watch(a->tls, e->tgid, e->fd); /* it may exec a program with its own TLS */
+	}
 	else if (e->type == CS_EV_PROC_EXIT)
 		live_del(a, e->tgid);
 	tracker_event(a->tracker, e, (const uint8_t *)data + sizeof(*e));
@@ -426,7 +428,7 @@ static int run(struct app *a)
 	while (!exiting) {
 		uint64_t now;
 
-		err = ring_buffer__poll(rb, POLL_MS);
+		err = ring_buffer__poll(rb, tls_wait_ms(a->tls, POLL_MS));
 		/* a timeout consumes nothing: read what came without a wakeup */
 		if (err >= 0)
 			err = ring_buffer__consume(rb);
@@ -444,6 +446,9 @@ static int run(struct app *a)
 		}
 		err = 0;
 		metrics_poll(a->metrics);
+		/* libraries of new processes, and of dlopen */
+		tls_tick(a->tls, a->live, a->nlive);
+		tls_stop = tls_stop_word(a->tls);
 		now = now_ns(CLOCK_MONOTONIC);
 		if (a->cli.interval && now - a->interval_start >= a->cli.interval * 1000000000ull) {
 			print_interval(a, now);
@@ -478,7 +483,7 @@ static int run(struct app *a)
 		tracker_each_open(a->tracker, print_open, a);
 	fflush(stdout);
 	summary(a);
-	if (a->tls && loader_stat(a->skel, CS_STAT_TLS_UNTIED))
+	if (tls_stop && loader_stat(a->skel, CS_STAT_TLS_UNTIED))
 		fprintf(stderr,
 			"connstate: %llu TLS reads/writes of the targets were on no connection we track (not followed)\n",
 			(unsigned long long)loader_stat(a->skel, CS_STAT_TLS_UNTIED));
@@ -596,15 +601,18 @@ int main(int argc, char **argv)
 	if (nprogs >= 0) {
 		/* children forked while we attached */
 		add_descendants(&app);
+		/* -c: its server is about to start; no time to load then */
+		app.tls = tls_new(app.skel, verbose, app.child > 0);
 		if (app.cli.cgroup) {
 			/* the libraries its processes map now; a process that
 			 * joins later shares them, or is not followed over TLS */
 			static pid_t procs[MAX_TARGETS];
 			size_t n = cgroup_pids(&app.cg, procs, MAX_TARGETS);
 
-			app.tls = tls_attach(app.skel, procs, n, verbose, &nprogs);
+			nprogs += tls_scan(app.tls, procs, n);
 		} else {
-			app.tls = tls_attach(app.skel, app.live, app.nlive, verbose, &nprogs);
+			/* -c's command is still our image: scanned once it runs */
+			nprogs += tls_scan(app.tls, app.live, app.nlive);
 		}
 		tls_stop = tls_stop_word(app.tls);
 		for (i = 0; i < app.cli.npids; i++)
@@ -617,8 +625,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "connstate: attached %d probes to %zu processes (pid %s)\n",
 				nprogs, app.nlive, pids);
 		app.interval_start = now_ns(CLOCK_MONOTONIC);
-		if (app.child)
+		if (app.child) {
 			spawn_release(release_fd);
+			tls_watch(app.tls, app.child, getpid());
+		}
 		release_fd = -1;
 		rc = run(&app);
 		if (app.cli.interval)

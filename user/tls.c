@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
@@ -22,26 +24,65 @@
 #define MAX_LINKS (MAX_LIBS * 15)
 /* Go: entries, every RET of three functions, two per park point */
 #define MAX_GO_LINKS 512
+/* Files looked at (libssl, executables), probed or not: each is looked at once */
+#define MAX_FILES 512
+/* Processes new to us (forked, or -c's command) scanned on a short schedule */
+#define MAX_FRESH 1024
+/* A new process is scanned after 10 ms, then 20, 40 ... 1280 ms; one that
+ * runs another program than its parent (it exec'd) at every tick for its
+ * first 300 ms: a program maps its libraries in its first tens of ms
+ * (python3's libssl: 21 ms after exec, listening at 44-72 ms, measured);
+ * a later dlopen is the sweep's */
+#define FRESH_FIRST_MS 10
+#define FRESH_LAST_MS 1280
+#define FRESH_EXEC_NS 300000000ull
+/* Every live target's maps are read again once per sweep, for dlopen */
+#define SWEEP_NS 2000000000ull
+/* At most this much /proc reading per tick, ticks at least this far apart */
+#define TICK_BUDGET_NS 1000000ull
+#define TICK_NS 10000000ull
+
+/* A file, as the kernel knows it: one file under two paths is one; a
+ * file replaced on disk (a package upgrade) is another. */
+struct file_key {
+	unsigned long maj, min, ino;
+};
 
 /* A file holding OpenSSL's SSL_* functions: a libssl, or an executable
- * with OpenSSL linked in. Told apart from others by device and inode. */
+ * with OpenSSL linked in. */
 struct lib {
 	char path[512];	   /* as the target maps it, for messages */
 	char open[600];	   /* through /proc/PID/root: the target's view */
-	unsigned long dev_major, dev_minor, ino;
+	struct file_key key;
 	pid_t pid;
 	bool in_exe;	   /* OpenSSL linked into the executable */
 	bool go;	   /* a Go program: its crypto/tls */
 };
 
+struct fresh {
+	pid_t pid;
+	unsigned int delay_ms; /* until the scan after the next */
+	uint64_t due;
+	uint64_t exec_until; /* scanned every tick until then */
+	struct file_key exe; /* the program it ran when last looked at */
+};
+
 struct tls {
-	struct tls_bpf *skel;
+	struct connstate_bpf *main;
+	struct tls_bpf *skel; /* loaded at the first file to probe */
+	bool load_failed, verbose, files_full_told;
+	struct file_key self; /* our own executable: -c's command before its exec */
+	struct file_key files[MAX_FILES];
+	size_t nfiles;
+	struct fresh fresh[MAX_FRESH];
+	size_t nfresh;
+	size_t cursor; /* the sweep's place in the live targets */
+	uint64_t sweep_start, last_tick;
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
 	struct bpf_link *go_links[MAX_GO_LINKS];
 	int ngo_links;
 };
-
 /* The calls probed; enter and exit name programs of tls.bpf.c. */
 static const struct probe {
 	const char *func;
@@ -71,15 +112,41 @@ static void progs_of(struct tls_bpf *s, size_t i, struct bpf_program **enter,
 	*exit = ex[i];
 }
 
-static bool lib_known(const struct lib *libs, size_t n, unsigned long maj, unsigned long min,
-		      unsigned long ino)
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static bool same_file(const struct file_key *a, const struct file_key *b)
+{
+	return a->maj == b->maj && a->min == b->min && a->ino == b->ino;
+}
+
+static bool file_known(const struct tls *t, const struct file_key *k)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (libs[i].dev_major == maj && libs[i].dev_minor == min && libs[i].ino == ino)
+	for (i = 0; i < t->nfiles; i++)
+		if (same_file(&t->files[i], k))
 			return true;
 	return false;
+}
+
+/* Remembers a file looked at, so it is neither probed nor warned about twice. */
+static void file_add(struct tls *t, const struct file_key *k)
+{
+	if (t->nfiles < MAX_FILES) {
+		t->files[t->nfiles++] = *k;
+		return;
+	}
+	if (!t->files_full_told)
+		fprintf(stderr,
+			"connstate: warning: more than %d distinct executables and libraries among the targets: later ones are not looked at for TLS\n",
+			MAX_FILES);
+	t->files_full_told = true;
 }
 
 static bool is_libssl(const char *path)
@@ -87,39 +154,6 @@ static bool is_libssl(const char *path)
 	const char *base = strrchr(path, '/');
 
 	return !strncmp(base ? base + 1 : path, "libssl.so", 9);
-}
-
-/* Adds the libssl files pid maps; returns how many it maps (known or not). */
-static size_t scan_maps(pid_t pid, struct lib *libs, size_t *n)
-{
-	char path[64], line[1024], file[512];
-	unsigned long maj, min, ino;
-	size_t found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%*s %*s %*s %lx:%lx %lu %511s", &maj, &min, &ino, file) != 4 ||
-		    file[0] != '/' || !is_libssl(file))
-			continue;
-		found++;
-		if (lib_known(libs, *n, maj, min, ino) || *n >= MAX_LIBS)
-			continue;
-		snprintf(libs[*n].path, sizeof(libs[*n].path), "%s", file);
-		snprintf(libs[*n].open, sizeof(libs[*n].open), "/proc/%d/root%s", pid, file);
-		libs[*n].dev_major = maj;
-		libs[*n].dev_minor = min;
-		libs[*n].ino = ino;
-		libs[*n].pid = pid;
-		libs[*n].in_exe = false;
-		libs[*n].go = false;
-		(*n)++;
-	}
-	fclose(f);
-	return found;
 }
 
 /* Whether the file holds OpenSSL's version text ("OpenSSL 1." or "OpenSSL
@@ -150,58 +184,6 @@ static bool has_openssl_text(const char *path)
 }
 
 /* A target that maps no libssl: its executable, if OpenSSL is linked in. */
-static void scan_exe(pid_t pid, struct lib *libs, size_t *n)
-{
-	char exe[64], target[512];
-	struct stat st;
-	ssize_t len;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	len = readlink(exe, target, sizeof(target) - 1);
-	if (len <= 0 || stat(exe, &st))
-		return;
-	target[len] = '\0';
-	if (lib_known(libs, *n, major(st.st_dev), minor(st.st_dev), st.st_ino) ||
-	    *n >= MAX_LIBS || !has_openssl_text(exe))
-		return;
-	snprintf(libs[*n].path, sizeof(libs[*n].path), "%s", target);
-	snprintf(libs[*n].open, sizeof(libs[*n].open), "%s", exe);
-	libs[*n].dev_major = major(st.st_dev);
-	libs[*n].dev_minor = minor(st.st_dev);
-	libs[*n].ino = st.st_ino;
-	libs[*n].pid = pid;
-	libs[*n].in_exe = true;
-	libs[*n].go = false;
-	(*n)++;
-}
-
-/* A target that maps no libssl: a Go program, whose crypto/tls is in its
- * executable. Returns whether it is one. */
-static bool scan_go(pid_t pid, struct lib *libs, size_t *n)
-{
-	char exe[64], target[512];
-	struct stat st;
-	ssize_t len;
-
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
-	len = readlink(exe, target, sizeof(target) - 1);
-	if (len <= 0 || stat(exe, &st) || !tls_go_is_go(exe))
-		return false;
-	target[len] = '\0';
-	if (lib_known(libs, *n, major(st.st_dev), minor(st.st_dev), st.st_ino) || *n >= MAX_LIBS)
-		return true;
-	snprintf(libs[*n].path, sizeof(libs[*n].path), "%s", target);
-	snprintf(libs[*n].open, sizeof(libs[*n].open), "%s", exe);
-	libs[*n].dev_major = major(st.st_dev);
-	libs[*n].dev_minor = minor(st.st_dev);
-	libs[*n].ino = st.st_ino;
-	libs[*n].pid = pid;
-	libs[*n].in_exe = true;
-	libs[*n].go = true;
-	(*n)++;
-	return true;
-}
-
 static struct bpf_link *attach_one(struct bpf_program *prog, const char *file, const char *func,
 				   bool ret)
 {
@@ -270,78 +252,242 @@ static int attach_lib(struct tls *t, const struct lib *l, bool verbose)
 	return made;
 }
 
-static struct tls *load(struct connstate_bpf *main)
+static struct tls_bpf *load(struct connstate_bpf *main)
 {
-	struct tls *t = calloc(1, sizeof(*t));
+	struct tls_bpf *s;
 	int err;
 
-	if (!t)
-		return NULL;
-	t->skel = tls_bpf__open();
-	if (!t->skel) {
+	s = tls_bpf__open();
+	if (!s) {
 		fprintf(stderr, "connstate: failed to open the TLS BPF object: %s\n",
 			strerror(errno));
-		free(t);
 		return NULL;
 	}
-	t->skel->rodata->wakeup_bytes = main->rodata->wakeup_bytes;
-	t->skel->rodata->target_cgroup = main->rodata->target_cgroup;
-	t->skel->rodata->target_cgroup_level = main->rodata->target_cgroup_level;
+	s->rodata->wakeup_bytes = main->rodata->wakeup_bytes;
+	s->rodata->target_cgroup = main->rodata->target_cgroup;
+	s->rodata->target_cgroup_level = main->rodata->target_cgroup_level;
 	/* one ring buffer, one connection table, one set of targets */
-	err = bpf_map__reuse_fd(t->skel->maps.events, bpf_map__fd(main->maps.events));
-	err = err ?: bpf_map__reuse_fd(t->skel->maps.conns, bpf_map__fd(main->maps.conns));
-	err = err ?: bpf_map__reuse_fd(t->skel->maps.targets, bpf_map__fd(main->maps.targets));
-	err = err ?: bpf_map__reuse_fd(t->skel->maps.stats, bpf_map__fd(main->maps.stats));
-	err = err ?: bpf_map__reuse_fd(t->skel->maps.tls_calls, bpf_map__fd(main->maps.tls_calls));
-	err = err ?: tls_bpf__load(t->skel);
+	err = bpf_map__reuse_fd(s->maps.events, bpf_map__fd(main->maps.events));
+	err = err ?: bpf_map__reuse_fd(s->maps.conns, bpf_map__fd(main->maps.conns));
+	err = err ?: bpf_map__reuse_fd(s->maps.targets, bpf_map__fd(main->maps.targets));
+	err = err ?: bpf_map__reuse_fd(s->maps.stats, bpf_map__fd(main->maps.stats));
+	err = err ?: bpf_map__reuse_fd(s->maps.tls_calls, bpf_map__fd(main->maps.tls_calls));
+	err = err ?: tls_bpf__load(s);
 	if (err) {
 		fprintf(stderr,
 			"connstate: failed to load the TLS BPF programs: %s (run with -v for the verifier log); TLS stays opaque\n",
 			strerror(-err));
-		tls_bpf__destroy(t->skel);
-		free(t);
+		tls_bpf__destroy(s);
 		return NULL;
 	}
+	return s;
+}
+
+/* The TLS programs, loaded once, at the first file there is to probe. */
+static bool loaded(struct tls *t)
+{
+	if (!t->skel && !t->load_failed) {
+		t->skel = load(t->main);
+		t->load_failed = !t->skel;
+	}
+	return t->skel;
+}
+
+/* Probes one file (a libssl, or an executable with OpenSSL or Go's
+ * crypto/tls); returns the uprobes made. A file the process no longer
+ * lets us open (it exited) is not remembered: another process may map it. */
+static int probe_file(struct tls *t, const struct lib *l)
+{
+	int fd = open(l->open, O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	file_add(t, &l->key);
+	if (!loaded(t))
+		return 0;
+	if (!l->go)
+		return attach_lib(t, l, t->verbose);
+	n = tls_go_attach(t->skel, l->open, l->path, l->pid, t->verbose,
+			  t->go_links + t->ngo_links, MAX_GO_LINKS - t->ngo_links);
+	t->ngo_links += n;
+	return n;
+}
+
+/* The executable of pid, as a file; false if pid is gone. */
+static bool exe_of(pid_t pid, char *target, size_t len, struct file_key *k)
+{
+	char exe[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	n = readlink(exe, target, len - 1);
+	if (n <= 0 || stat(exe, &st))
+		return false;
+	target[n] = '\0';
+	k->maj = major(st.st_dev);
+	k->min = minor(st.st_dev);
+	k->ino = st.st_ino;
+	return true;
+}
+
+/*
+ * Looks at pid's libraries (and, when it maps no libssl, its executable:
+ * Go's crypto/tls, or OpenSSL linked in) and probes each file not looked at
+ * before. Adds the uprobes made to *made; false if pid is gone.
+ */
+static bool scan_pid(struct tls *t, pid_t pid, int *made)
+{
+	char path[64], line[1024], file[512], exe[512], range[64];
+	struct lib l = { .pid = pid };
+	bool mapped = false;
+	FILE *f;
+
+	/* connstate's own image: -c's command, held before its exec, which
+	 * links no TLS; it is scanned again once it has exec'd */
+	if (!exe_of(pid, exe, sizeof(exe), &l.key))
+		return false;
+	if (same_file(&l.key, &t->self))
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %*s %*s %lx:%lx %lu %511s", range, &l.key.maj, &l.key.min,
+			   &l.key.ino, file) != 5 ||
+		    file[0] != '/' || !is_libssl(file))
+			continue;
+		mapped = true;
+		if (file_known(t, &l.key))
+			continue;
+		snprintf(l.path, sizeof(l.path), "%s", file);
+		/* replaced on disk (a package upgrade): its path names the new
+		 * file; the mapping itself names the one the process runs */
+		if (strstr(line, " (deleted)\n"))
+			snprintf(l.open, sizeof(l.open), "/proc/%d/map_files/%s", pid, range);
+		else
+			snprintf(l.open, sizeof(l.open), "/proc/%d/root%s", pid, file);
+		*made += probe_file(t, &l);
+	}
+	fclose(f);
+	if (mapped || !exe_of(pid, exe, sizeof(exe), &l.key) || file_known(t, &l.key))
+		return true;
+	/* the executable, through /proc: the file it runs even if replaced */
+	snprintf(l.path, sizeof(l.path), "%s", exe);
+	snprintf(l.open, sizeof(l.open), "/proc/%d/exe", pid);
+	l.go = tls_go_is_go(l.open);
+	l.in_exe = true;
+	if (l.go || has_openssl_text(l.open))
+		*made += probe_file(t, &l);
+	else
+		file_add(t, &l.key); /* no TLS in it: not read again */
+	return true;
+}
+
+struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload)
+{
+	struct tls *t = calloc(1, sizeof(*t));
+	char self[512];
+
+	if (!t)
+		return NULL;
+	t->main = skel;
+	t->verbose = verbose;
+	if (!exe_of(getpid(), self, sizeof(self), &t->self))
+		memset(&t->self, 0xff, sizeof(t->self));
+	if (preload)
+		loaded(t);
 	return t;
 }
 
-struct tls *tls_attach(struct connstate_bpf *skel, const pid_t *pids, size_t npids, bool verbose,
-		       int *nprobes)
+int tls_scan(struct tls *t, const pid_t *pids, size_t npids)
 {
-	static struct lib libs[MAX_LIBS];
-	size_t nlibs = 0, i;
-	struct tls *t;
-	int made = 0, n;
+	int made = 0;
+	size_t i;
 
-	for (i = 0; i < npids; i++)
-		if (!scan_maps(pids[i], libs, &nlibs) && !scan_go(pids[i], libs, &nlibs))
-			scan_exe(pids[i], libs, &nlibs);
-	if (!nlibs)
-		return NULL;
-	t = load(skel);
-	if (!t)
-		return NULL;
-	for (i = 0; i < nlibs; i++) {
-		if (!libs[i].go) {
-			made += attach_lib(t, &libs[i], verbose);
+	for (i = 0; t && i < npids; i++)
+		scan_pid(t, pids[i], &made);
+	return made;
+}
+
+void tls_watch(struct tls *t, pid_t pid, pid_t parent)
+{
+	struct fresh *f;
+	char exe[512];
+
+	if (!t || t->nfresh >= MAX_FRESH)
+		return; /* the sweep finds it, later */
+	f = &t->fresh[t->nfresh++];
+	f->pid = pid;
+	f->delay_ms = FRESH_FIRST_MS * 2;
+	f->due = now_ns() + FRESH_FIRST_MS * 1000000ull;
+	f->exec_until = 0;
+	/* what it runs until it execs: its parent's program (the child may
+	 * have exec'd already when the fork event is read) */
+	if (!exe_of(parent, exe, sizeof(exe), &f->exe))
+		memset(&f->exe, 0, sizeof(f->exe));
+}
+
+int tls_wait_ms(const struct tls *t, int ms)
+{
+	const int tick_ms = TICK_NS / 1000000;
+
+	return t && t->nfresh && ms > tick_ms ? tick_ms : ms;
+}
+
+int tls_tick(struct tls *t, const pid_t *live, size_t nlive)
+{
+	uint64_t now = now_ns(), stop = now + TICK_BUDGET_NS;
+	int made = 0;
+	size_t i;
+
+	if (!t || now - t->last_tick < TICK_NS)
+		return 0;
+	t->last_tick = now;
+	/* the new processes first: a server started by -c is about to listen */
+	for (i = 0; i < t->nfresh && now_ns() < stop;) {
+		struct fresh *f = &t->fresh[i];
+		struct file_key exe;
+		char path[512];
+
+		if (!exe_of(f->pid, path, sizeof(path), &exe)) {
+			*f = t->fresh[--t->nfresh]; /* gone */
 			continue;
 		}
-		n = tls_go_attach(t->skel, libs[i].open, libs[i].path, libs[i].pid, verbose,
-				  t->go_links + t->ngo_links, MAX_GO_LINKS - t->ngo_links);
-		t->ngo_links += n;
-		made += n;
+		if (!same_file(&exe, &f->exe)) {
+			f->exe = exe; /* a new program: it maps its libraries now */
+			f->exec_until = now + FRESH_EXEC_NS;
+		}
+		if (now >= f->exec_until && f->due > now) {
+			i++;
+			continue;
+		}
+		if (!scan_pid(t, f->pid, &made) ||
+		    (now >= f->exec_until && f->delay_ms > FRESH_LAST_MS)) {
+			*f = t->fresh[--t->nfresh];
+			continue;
+		}
+		if (now >= f->due) {
+			f->due = now + f->delay_ms * 1000000ull;
+			f->delay_ms *= 2;
+		}
+		i++;
 	}
-	if (!made) {
-		tls_free(t);
-		return NULL;
+	/* then every target, a budget's worth per tick, once per SWEEP_NS */
+	if (t->cursor >= nlive && now - t->sweep_start >= SWEEP_NS) {
+		t->cursor = 0;
+		t->sweep_start = now;
 	}
-	*nprobes += made;
-	return t;
+	while (t->cursor < nlive && now_ns() < stop)
+		scan_pid(t, live[t->cursor++], &made);
+	return made;
 }
 
 volatile __u32 *tls_stop_word(struct tls *t)
 {
-	return t ? &t->skel->bss->stopping : NULL;
+	return t && t->skel ? &t->skel->bss->stopping : NULL;
 }
 
 void tls_detach(struct tls *t)

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Following TLS: finds the OpenSSL library (libssl.so.*) each target maps,
- * loads bpf/tls.bpf.c sharing the main object's maps, and attaches its
- * uprobes to each distinct library file. A uprobe on a file fires in every
- * process mapping it; the BPF side keeps only the targets'.
+ * or the Go executable it runs, loads bpf/tls.bpf.c sharing the main
+ * object's maps at the first such file, and attaches its uprobes to each
+ * distinct file (by device and inode). A uprobe on a file fires in every
+ * process mapping it; the BPF side keeps only the targets'. Files are
+ * looked for at attach, in processes new to us (forked, or -c's command
+ * once it has exec'd) and, for dlopen, in every target once per sweep.
  */
 #ifndef CONNSTATE_TLS_H
 #define CONNSTATE_TLS_H
@@ -16,16 +19,32 @@
 struct connstate_bpf;
 struct tls;
 
+/* A tracer of TLS libraries for skel's targets; NULL if out of memory.
+ * preload: load the TLS programs now, not at the first library found
+ * (loading takes about 60 ms: too long once a server is starting). */
+struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload);
 /*
- * Looks at the libraries of pids; where some map a libssl, loads and
- * attaches the TLS probes and adds their number to *nprobes. Prints one
- * warning line per thing it cannot follow (a library without the symbols,
- * OpenSSL linked into the executable, Go's crypto/tls). Returns NULL when
- * nothing was attached: that is not an error, TLS stays opaque.
+ * Looks at the libraries of pids now and probes each file not probed yet;
+ * returns the uprobes made. Prints one warning line per file it cannot
+ * follow (a library without the symbols, OpenSSL linked into the
+ * executable, a stripped Go program), once. Nothing attached is not an
+ * error: TLS stays opaque.
  */
-struct tls *tls_attach(struct connstate_bpf *skel, const pid_t *pids, size_t npids, bool verbose,
-		       int *nprobes);
-/* The BPF side's "stopping" word, set with the main object's; NULL if none. */
+int tls_scan(struct tls *t, const pid_t *pids, size_t npids);
+/* pid is new (forked by parent, or a command about to exec): scan it soon,
+ * and a few times more in its first seconds, often once it has exec'd. */
+void tls_watch(struct tls *t, pid_t pid, pid_t parent);
+/*
+ * Call from the run loop: scans what tls_watch queued and is due, then
+ * some of live[0..nlive) (all of them over about 2 s), within a bounded
+ * time per call. Returns the uprobes made.
+ */
+int tls_tick(struct tls *t, const pid_t *live, size_t nlive);
+/* How long the run loop may sleep (at most ms): shorter while new
+ * processes are being watched. */
+int tls_wait_ms(const struct tls *t, int ms);
+/* The BPF side's "stopping" word, set with the main object's; NULL while
+ * nothing was loaded (it can be later: ask again). */
 volatile __u32 *tls_stop_word(struct tls *t);
 /* Destroys the uprobes (safe with NULL; twice is fine). */
 void tls_detach(struct tls *t);
