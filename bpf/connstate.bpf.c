@@ -56,10 +56,18 @@ __u32 stopping = 0;
  * kernel's copy of it), pointing into user memory like K_IOV's. */
 enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE, K_KIOV };
 
-/* One struct iovec of an array in user (K_IOV) or kernel (K_KIOV) memory. */
-static __always_inline long read_iovec(struct iovec *iov, __u64 addr, bool kern)
+/* Set by the loader when the socket hooks are loaded instead of the
+ * syscall programs: then every iovec array is the kernel's copy (K_KIOV),
+ * else every one is in user memory (K_IOV). A constant, so the verifier
+ * walks only the loaded mode's read in copy_iov's loop: a runtime choice
+ * there doubled its states and took tp_io_exit past the 1M-instruction
+ * limit of 5.10's and 6.1's verifiers. */
+const volatile bool socket_hooks = false;
+
+/* One struct iovec of an iovec array (K_IOV or K_KIOV, by the mode). */
+static __always_inline long read_iovec(struct iovec *iov, __u64 addr)
 {
-	if (kern)
+	if (socket_hooks)
 		return bpf_probe_read_kernel(iov, sizeof(*iov), (void *)addr);
 	return bpf_probe_read_user(iov, sizeof(*iov), (void *)addr);
 }
@@ -629,8 +637,7 @@ static __always_inline __u64 send_read_pieces(struct scratch *s, struct cs_conn 
 
 /* Copy the first bytes of the first iovecs, and the last bytes of the
  * iovec holding the payload's last byte when the payload is long. */
-static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, __u64 len,
-				     bool kern)
+static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, __u64 len)
 {
 	struct iovec iov;
 	__u64 left = len, n;
@@ -641,7 +648,7 @@ static __always_inline void copy_iov(struct scratch *s, __u64 iovp, __u64 cnt, _
 	for (i = 0; i < CS_MAX_IOV; i++) {
 		if (i >= cnt || !left)
 			break;
-		if (read_iovec(&iov, iovp + i * sizeof(iov), kern))
+		if (read_iovec(&iov, iovp + i * sizeof(iov)))
 			break;
 		n = iov.iov_len < left ? iov.iov_len : left;
 		if (off < CS_HEAD_CAP && !gap) {
@@ -702,7 +709,7 @@ __noinline int cs_walk_setup(__u32 kind, __u64 ptr, __u64 cnt, __u64 len)
 	for (i = 0; i < CS_WALK_IOV; i++) {
 		if (i >= cnt || !len)
 			break;
-		if (read_iovec(&iov, ptr + i * sizeof(iov), kind == K_KIOV))
+		if (read_iovec(&iov, ptr + i * sizeof(iov)))
 			return 0;
 		w->base[i] = (__u64)iov.iov_base;
 		w->len[i] = iov.iov_len < len ? iov.iov_len : len;
@@ -935,7 +942,7 @@ static __always_inline int io_exit(long ret)
 		if (st.kind == K_BUF)
 			copy_buf(s, st.ptr + off, ret - off);
 		else if (st.kind == K_IOV || st.kind == K_KIOV)
-			copy_iov(s, st.ptr, st.cnt, ret, st.kind == K_KIOV);
+			copy_iov(s, st.ptr, st.cnt, ret);
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
