@@ -356,6 +356,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 		bpf_program__set_autoload(skel->progs.fx_tcp_sendpage, false);
 	}
 	skel->rodata->raw_hooks = raw_hooks;
+	skel->rodata->socket_hooks = socket_hooks;
 	if (socket_hooks) {
 		/* the tcp_recvmsg programs for this kernel's signature only */
 		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg, recv_nargs < 6);
@@ -391,12 +392,21 @@ static void print_paths(const struct loader_opts *o, const char *release, bool t
 	btf__free(btf);
 }
 
-struct connstate_bpf *loader_load(const struct loader_opts *o)
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = o->btf_path);
+	return 0;
+}
+
+struct connstate_bpf *loader_load(const struct loader_opts *opts)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = opts->btf_path);
+	struct loader_opts fallback = *opts;
+	const struct loader_opts *o = opts;
+	libbpf_print_fn_t old_print = NULL;
 	struct connstate_bpf *skel;
 	struct timespec t0;
 	struct utsname u;
+	bool quiet;
 	int err;
 
 	timing = o->verbose;
@@ -419,6 +429,7 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 			u.release);
 		return NULL;
 	}
+again:
 	skel = connstate_bpf__open_opts(&oo);
 	if (!skel) {
 		fprintf(stderr, "connstate: failed to open BPF object: %s\n", strerror(errno));
@@ -438,7 +449,25 @@ struct connstate_bpf *loader_load(const struct loader_opts *o)
 	skel->rodata->target_cgroup_level = o->cgroup_level;
 	stats_request(skel->obj);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* auto: a socket set the verifier refuses falls back below, with a
+	 * line of our own instead of libbpf's log (-v still shows it) */
+	quiet = socket_hooks && o->hooks == LOADER_HOOKS_AUTO && !o->verbose;
+	if (quiet)
+		old_print = libbpf_set_print(quiet_print);
 	err = connstate_bpf__load(skel);
+	if (quiet)
+		libbpf_set_print(old_print);
+	if (err && socket_hooks && o->hooks == LOADER_HOOKS_AUTO) {
+		fprintf(stderr,
+			"connstate: warning: kernel %s refused the socket hooks (%s): using the syscall tracepoints\n",
+			u.release, strerror(-err));
+		free(stats_logs);
+		stats_logs = NULL;
+		connstate_bpf__destroy(skel);
+		fallback.hooks = LOADER_HOOKS_TRACEPOINTS;
+		o = &fallback;
+		goto again;
+	}
 	if (timing && !err)
 		fprintf(stderr, "connstate: loaded the BPF programs in %.1f ms\n", ms_since(&t0));
 	if (stats_logs && !err)
