@@ -105,6 +105,7 @@ run_kernel() {
 	# no_timer_check: on a loaded host the 5.10 guest once panicked at boot
 	# (26-11-26, "IO-APIC + timer doesn't work!"): TCG's timer ticks came too
 	# late for the kernel's check of them, as virtual machines' often do
+	: >"$raw" # the watch below may look before qemu's shell opens it
 	qemu-system-x86_64 -accel "$accel" -m 1G -smp "${VMTEST_SMP:-1}" \
 		-nographic -no-reboot -nic none -kernel "$vmlinuz" -initrd "$initrd" \
 		-append "$cmdline" \
