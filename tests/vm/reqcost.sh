@@ -111,19 +111,32 @@ if ! kill -0 $master 2>/dev/null; then
 fi
 
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
-# progsum PID: "run_time_ns run_cnt" summed over the BPF programs PID holds
+# fdinfo PID: the fdinfo of PID's descriptors, each starting with "pos:";
+# one cat, which goes on past a file that vanished (a descriptor connstate
+# closed meanwhile; busybox awk would give up there), and few syscalls (in
+# raw mode every syscall of the snapshot runs connstate's programs too)
+fdinfo() {
+	cat /proc/$1/fdinfo/* 2>/dev/null
+}
+# progids PID: "ID RUN_TIME_NS RUN_CNT" for each BPF program PID holds
 # (each prog_id once, however many fds refer to it)
-progsum() {
-	awk 'FNR == 1 { id = "" } $1 == "prog_id:" { id = $2 }
+progids() {
+	fdinfo $1 | awk '$1 == "pos:" { id = "" } $1 == "prog_id:" { id = $2 }
 		$1 == "run_time_ns:" && id != "" { t[id] = $2 }
 		$1 == "run_cnt:" && id != "" { c[id] = $2 }
-		END { for (i in t) { s += t[i]; n += c[i] }; printf "%.0f %.0f\n", s, n }' \
-		/proc/$1/fdinfo/* 2>/dev/null
+		END { for (i in t) print i, t[i], c[i] }'
+}
+# progdelta BEFORE AFTER: "RUN_TIME_NS RUN_CNT" summed over the programs in
+# both snapshots, after minus before
+progdelta() {
+	awk 'NR == FNR { t[$1] = $2; c[$1] = $3; next }
+		$1 in t { s += $2 - t[$1]; n += $3 - c[$1] }
+		END { printf "%.0f %.0f\n", s, n }' "$1" "$2"
 }
 # progs PID: "ID NAME RUN_TIME_NS RUN_CNT" for each program PID holds
 progs() {
 	local ids
-	ids=$(awk '$1 == "prog_id:" { print $2 }' /proc/$1/fdinfo/* 2>/dev/null | sort -u | tr '\n' ' ')
+	ids=$(fdinfo $1 | awk '$1 == "prog_id:" { print $2 }' | sort -u | tr '\n' ' ')
 	bpftool prog show 2>/dev/null | awk -v ids=" $ids" '/^[0-9]+:/ {
 		id = $1; sub(":", "", id)
 		if (index(ids, " " id " ") == 0) next
@@ -168,16 +181,16 @@ for r in $(seq $rounds); do
 			fi
 		fi
 		for wl in ka close; do
-			b="0 0"
+			d="0 0"
 			if [ -n "$cs" ]; then
 				progs $cs >/tmp/pb
-				b=$(progsum $cs)
+				progids $cs >/tmp/ib
 			fi
 			l=$(load $wl)
 			[ -n "$l" ] || { say "no load result: $(cat /tmp/lg.out)"; exit 1; }
-			e="0 0"
 			if [ -n "$cs" ]; then
-				e=$(progsum $cs)
+				progids $cs >/tmp/ia
+				d=$(progdelta /tmp/ib /tmp/ia)
 				progs $cs >/tmp/pa
 				# per program: MODE LOAD ROUND NAME RUNS/REQUEST NS/RUN
 				awk -v m=$m -v wl=$wl -v r=$r -v n=${l%% *} \
@@ -187,9 +200,7 @@ for r in $(seq $rounds); do
 					/tmp/pb /tmp/pa >>/tmp/progs
 			fi
 			# one run: MODE LOAD ROUND REQUESTS REQ/S BPF_NS RUNS
-			read -r bt bn <<<"$b"
-			read -r et en <<<"$e"
-			echo "reqcost-run: $m $wl $r $l $((et - bt)) $((en - bn))" | tee -a /tmp/runs
+			echo "reqcost-run: $m $wl $r $l $d" | tee -a /tmp/runs
 		done
 		if [ -n "$cs" ]; then
 			kill -INT $cs
