@@ -1,0 +1,3 @@
+module connstate/loadgen
+
+go 1.19
