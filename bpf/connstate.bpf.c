@@ -1349,9 +1349,10 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
 
 /*
  * Socket hooks (--hooks=socket): fentry/fexit on the socket layer instead
- * of the syscalls. They run only for socket calls, so the rest of the host
- * pays nothing (a syscall tracepoint sends every syscall on the host
- * through the tracing slow path). Where they meet each syscall, on 5.10,
+ * of the syscalls. They run only for TCP calls (the target check first),
+ * so the rest of the host pays nothing for its other syscalls (a syscall
+ * tracepoint sends every syscall on the host through the tracing slow
+ * path). Where they meet each syscall, on 5.10,
  * 6.1 and 6.12:
  *   read, readv, recvfrom, recvmsg: sock_recvmsg -> inet{,6}_recvmsg ->
  *     tcp_recvmsg, TCP only (its signature changed in 5.19: see below);
