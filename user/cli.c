@@ -60,7 +60,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Print a summary line per target every SECONDS", 0 },
 	{ "quiet", 'q', NULL, 0, "No state, request or warning lines (for --metrics or --interval)", 0 },
 	{ "hooks", OPT_HOOKS, "KIND", 0,
-	  "Hooks: socket (fentry/fexit on the socket layer: no tax on other processes), tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: socket where the kernel allows fentry, else tracepoints); -v says which",
+	  "Hooks: socket (fentry/fexit on the socket layer: no syscall hook), tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: socket where the kernel allows fentry, else tracepoints); -v says which",
 	  0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
