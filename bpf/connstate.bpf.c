@@ -1056,10 +1056,23 @@ static __always_inline bool file_last_ref(struct file *file)
 	return cnt == 1;
 }
 
+/* The last close of a tracked connection's socket, for close_exit (the
+ * syscall hooks' and the socket hooks' alike). */
+static __always_inline void stash_close(__u64 id, __u64 key, struct cs_conn *c, __u32 fd)
+{
+	struct stash st = {};
+
+	st.gen = c->gen;
+	st.sk = key;
+	st.fd = fd;
+	st.kind = K_CLOSE;
+	if (!stash_put(id, &st))
+		stash_failed(c);
+}
+
 static __always_inline int close_enter(__u32 fd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct stash st = {};
 	struct file *file;
 	struct cs_conn *c;
 	struct sock *sk;
@@ -1075,12 +1088,7 @@ static __always_inline int close_enter(__u32 fd)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c || !file_last_ref(file))
 		return 0;
-	st.gen = c->gen;
-	st.sk = key;
-	st.fd = fd;
-	st.kind = K_CLOSE;
-	if (!stash_put(id, &st))
-		stash_failed(c);
+	stash_close(id, key, c, fd);
 	return 0;
 }
 
@@ -1598,7 +1606,6 @@ SEC("fentry/inet_release")
 int BPF_PROG(fe_inet_release, struct socket *sock)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct stash st = {};
 	struct cs_conn *c;
 	__u64 key;
 
@@ -1608,12 +1615,7 @@ int BPF_PROG(fe_inet_release, struct socket *sock)
 	c = key ? bpf_map_lookup_elem(&conns, &key) : NULL;
 	if (!c)
 		return 0;
-	st.gen = c->gen;
-	st.sk = key;
-	st.fd = CS_NO_FD;
-	st.kind = K_CLOSE;
-	if (!stash_put(id, &st))
-		stash_failed(c);
+	stash_close(id, key, c, CS_NO_FD);
 	return 0;
 }
 
