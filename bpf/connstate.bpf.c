@@ -32,6 +32,9 @@
 /* iovecs the HTTP/2 frame walk follows: nginx writes a 9-byte frame header
  * and an 8 KiB payload per DATA frame, two iovecs each */
 #define CS_WALK_IOV 64
+/* the fd of an event from a hook that does not know it (the user side
+ * does not use it) */
+#define CS_NO_FD 0xffffffff
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -890,21 +893,17 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 	walk_lost(s, c);
 }
 
-static __always_inline int io_exit(long ret)
+/* The end of thread id's read or write st, which returned ret: the event,
+ * with the payload copied from user memory. */
+static __always_inline int io_finish(__u64 id, struct stash *stp, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct stash st;
+	struct stash st = *stp;
 	struct user_msghdr msg;
 	struct scratch *s;
 	struct cs_conn *c;
 	enum hold hold;
 	__u64 off = 0;
 
-	if (stopping)
-		return 0;
-
-	if (!stash_take(id, &st))
-		return 0;
 	/* Would-block says nothing about the connection; a zero write neither. */
 	if (ret == -EAGAIN || (ret == 0 && st.dir == CS_EV_WRITE))
 		return 0;
@@ -969,6 +968,16 @@ static __always_inline int io_exit(long ret)
 	if (hold == HOLD_NO)
 		event_submit(s, c);
 	return 0;
+}
+
+static __always_inline int io_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct stash st;
+
+	if (stopping || !stash_take(id, &st))
+		return 0;
+	return io_finish(id, &st, ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
@@ -1257,6 +1266,121 @@ int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/*
+ * A fexit program's int result as a long the verifier knows nothing of,
+ * like a tracepoint's ctx->ret: with the bounds of a sign-extended int,
+ * 5.10's verifier took minutes (under emulation) over io_exit here, where
+ * tp_io_exit takes seconds. Reading a stack slot cannot fault.
+ */
+static __always_inline long opaque_ret(int ret)
+{
+	long v = ret, r = 0;
+
+	bpf_probe_read_kernel(&r, sizeof(r), &v);
+	return r;
+}
+
+/* A BTF pointer's value as a plain number, for the global functions,
+ * which take scalars (the socket hooks' key comes back from the stash
+ * map as one; the sock tracepoints keep no stash). */
+static __always_inline __u64 ptr_value(const void *p)
+{
+	__u64 r = 0;
+
+	bpf_probe_read_kernel(&r, sizeof(r), &p);
+	return r;
+}
+
+/*
+ * The sock tracepoints (--hooks=sock-tracepoints): sock:sock_recv_length
+ * and sock:sock_send_length fire at the end of every socket's recvmsg and
+ * sendmsg, in the calling task, with the socket and the result, so only
+ * socket calls run a program (a dd on the same host runs none). They carry
+ * no payload, but the syscall that made the call is still on the task's
+ * stack: its number and arguments in the user registers (bpf_task_pt_regs,
+ * 5.15+) say where the bytes are, in user memory as at sys_exit. Accept,
+ * close and shutdown keep their syscall tracepoints (rare calls: the
+ * programs run for those numbers only).
+ */
+#define NR_splice 275
+
+/* The payload of a socket call made by syscall nr (regs): false if the
+ * syscall is not one we can read (io_uring, recvmmsg, sendmmsg, ia32). */
+static __always_inline bool stash_regs(struct stash *st, struct pt_regs *regs, long nr)
+{
+	bool rd = st->dir == CS_EV_READ;
+
+	st->fd = regs->di;
+	st->ptr = regs->si;
+	switch (nr) {
+	case NR_read: case NR_recvfrom:
+		st->kind = K_BUF;
+		return rd;
+	case NR_write: case NR_sendto:
+		st->kind = K_BUF;
+		return !rd;
+	case NR_readv:
+		st->kind = K_IOV;
+		st->cnt = regs->dx;
+		return rd;
+	case NR_writev:
+		st->kind = K_IOV;
+		st->cnt = regs->dx;
+		return !rd;
+	case NR_recvmsg:
+		st->kind = K_MSG;
+		return rd;
+	case NR_sendmsg:
+		st->kind = K_MSG;
+		return !rd;
+	case NR_sendfile: case NR_splice:
+		/* pages from a file or a pipe: counted, not copied */
+		st->kind = K_SENDFILE;
+		return !rd;
+	}
+	return false;
+}
+
+static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct stash st = {};
+	struct pt_regs *regs;
+	struct cs_conn *c;
+	__u64 key;
+
+	if (!syscall_wanted(tgid) || !sk || (dir == CS_EV_READ && (flags & MSG_PEEK)))
+		return 0;
+	key = ptr_value(sk);
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
+		return 0;
+	st.sk = key;
+	st.dir = dir;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (in_compat_syscall() || !stash_regs(&st, regs, regs->orig_ax)) {
+		/* bytes we cannot read: the connection's states are withheld */
+		stat_inc(CS_STAT_IO_UNREAD);
+		__sync_fetch_and_add(&c->lost, 1);
+		return 0;
+	}
+	st.tls = note_tls_call(id, key, c->gen);
+	return io_finish(id, &st, ret);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sk_recv_length, struct sock *sk, int ret, int flags)
+{
+	return sock_length(sk, opaque_ret(ret), flags, CS_EV_READ);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sk_send_length, struct sock *sk, int ret, int flags)
+{
+	return sock_length(sk, opaque_ret(ret), flags, CS_EV_WRITE);
+}
+
 /* Runs in softirq for any socket on the host: the pid here means nothing. */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -1377,8 +1501,6 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
  * is unknown, and events carry CS_NO_FD (the user side does not use it).
  * The loader loads these or the syscall programs, never both.
  */
-#define CS_NO_FD 0xffffffff
-
 /* Before 5.14 ("iov_iter: separate direction from flavour"): type held
  * the flavour as a bit (enum iter_type), the direction in bit 0. */
 struct iov_iter___510 {
@@ -1461,20 +1583,6 @@ static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __
  * recvmsg() entities"): the _nb pair is for the kernels before, and the
  * loader loads the programs whose argument count the kernel's BTF has.
  */
-/*
- * A fexit program's int result as a long the verifier knows nothing of,
- * like a tracepoint's ctx->ret: with the bounds of a sign-extended int,
- * 5.10's verifier took minutes (under emulation) over io_exit here, where
- * tp_io_exit takes seconds. Reading a stack slot cannot fault.
- */
-static __always_inline long opaque_ret(int ret)
-{
-	long v = ret, r = 0;
-
-	bpf_probe_read_kernel(&r, sizeof(r), &v);
-	return r;
-}
-
 SEC("fentry/tcp_recvmsg")
 int BPF_PROG(fe_tcp_recvmsg, struct sock *sk, struct msghdr *msg, size_t len, int flags)
 {

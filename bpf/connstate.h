@@ -174,6 +174,8 @@ enum cs_stat {
 	CS_STAT_STASH_FULL, /* a syscall's arguments could not be saved */
 	CS_STAT_EVENTS, /* events submitted */
 	CS_STAT_TLS_UNTIED, /* TLS plaintext of no tracked connection (not sent) */
+	CS_STAT_IO_UNREAD, /* a socket call of a tracked connection whose syscall
+			    * we cannot read (sock tracepoints: io_uring, ...) */
 	CS_STAT_MAX,
 };
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Runs every test suite and sums their counts into one closing line:
-#   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate), servers
+#   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate;
+#   oracle_tracepoints: the same with --hooks=tracepoints), sockcalls (splice, recvmmsg), servers
 #   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), oracle_tls and
 #   oracle_tls_go1.23 (Go's ConnState over crypto/tls, Go 1.19 and 1.23), tls_go, tls_rescan, cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
@@ -80,11 +81,16 @@ fi
 suite unit unit
 suite fuzz make --no-print-directory fuzz
 suite oracle tests/oracle/run.sh --connstate ./connstate
+# auto is not the syscall tracepoints where the kernel has the sock
+# tracepoints: they stay the fallback everywhere else, so they are run too
+suite oracle_tracepoints env ORACLE_SUITE=oracle_tracepoints ORACLE_CS_ARGS=--hooks=tracepoints \
+	tests/oracle/run.sh --connstate ./connstate
 suite oracle_h2 tests/oracle/run_h2.sh --connstate ./connstate
 suite oracle_h2tls tests/oracle/run_h2.sh --tls --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite longlines tests/integration/longlines.sh --connstate ./connstate
 suite stashes tests/integration/stashes.sh --connstate ./connstate
+suite sockcalls tests/integration/sockcalls.sh --connstate ./connstate
 suite h2servers tests/integration/h2servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
 suite faults tests/faults/faults.sh --connstate ./connstate

@@ -60,7 +60,7 @@ static const struct argp_option opts[] = {
 	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Print a summary line per target every SECONDS", 0 },
 	{ "quiet", 'q', NULL, 0, "No state, request or warning lines (for --metrics or --interval)", 0 },
 	{ "hooks", OPT_HOOKS, "KIND", 0,
-	  "Hooks: socket (fentry/fexit on the socket layer: no syscall hook), tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: socket where the kernel allows fentry, else tracepoints); -v says which",
+	  "Hooks: socket (fentry/fexit on the socket layer: no syscall hook), sock-tracepoints (sock:sock_recv_length/sock_send_length for reads and writes, Linux 6.3+), tracepoints (syscalls/*), raw (tp_btf sys_enter/sys_exit), or auto (default: socket where the kernel allows fentry, else sock-tracepoints where the kernel has them, else tracepoints); -v says which",
 	  0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show this help", 0 },
 	{},
@@ -192,9 +192,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_HOOKS:
 		if (strcmp(arg, "auto") && strcmp(arg, "tracepoints") && strcmp(arg, "raw") &&
-		    strcmp(arg, "socket")) {
+		    strcmp(arg, "socket") && strcmp(arg, "sock-tracepoints")) {
 			fprintf(stderr,
-				"connstate: invalid --hooks '%s': expected auto, socket, tracepoints or raw\n",
+				"connstate: invalid --hooks '%s': expected auto, socket, sock-tracepoints, tracepoints or raw\n",
 				arg);
 			return EINVAL;
 		}

@@ -25,7 +25,7 @@ struct cli {
 	uint32_t interval;    /* --interval SECONDS: a summary line per target; 0: none */
 	const char *cgroup;   /* --cgroup PATH: every process in a cgroup v2 directory */
 	const char *command;  /* -c COMMAND: started by connstate and traced */
-	const char *hooks;    /* --hooks: auto, socket, tracepoints or raw; NULL: auto */
+	const char *hooks;    /* --hooks: auto, socket, sock-tracepoints, tracepoints or raw; NULL: auto */
 };
 
 /* Parses argv into c; on bad input prints one line to stderr and returns

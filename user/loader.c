@@ -37,6 +37,8 @@ static struct bpf_link *io_exit_links[N_IO_EXITS];
 static bool raw_hooks;
 /* The socket calls go through the fentry/fexit programs: no syscall hook */
 static bool socket_hooks;
+/* Reads and writes go through the sock tracepoints: no read/write syscall hook */
+static bool socktp_hooks;
 
 /*
  * -v: how long loading (the verifier), attaching and detaching took, all in
@@ -112,6 +114,16 @@ static bool is_socket_hook(const struct bpf_program *prog)
 	const char *sec = bpf_program__section_name(prog);
 
 	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
+}
+
+/* A read- or write-like syscall's program: the sock tracepoints' job */
+static bool is_io_syscall_tp(struct connstate_bpf *skel, const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return prog == skel->progs.tp_io_exit ||
+	       (is_syscall_tp(prog) && !strncmp(sec + 20, "sys_enter_", 10) &&
+		prog != skel->progs.tp_enter_close && prog != skel->progs.tp_enter_shutdown);
 }
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -193,7 +205,7 @@ static int check_tracepoints(struct bpf_object *obj)
 		return -1;
 	}
 	uname(&u);
-	for (size_t i = 0; i < N_IO_EXITS && !raw_hooks && !socket_hooks; i++) {
+	for (size_t i = 0; i < N_IO_EXITS && !raw_hooks && !socket_hooks && !socktp_hooks; i++) {
 		char path[256];
 
 		snprintf(path, sizeof(path), "%s/syscalls/%s", events, io_exits[i]);
@@ -312,6 +324,26 @@ static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, __u
 }
 
 /*
+ * Whether the sock tracepoints serve here: sock_recv_length and
+ * sock_send_length as BTF tracepoints (6.3+; 6.12 and 6.18 have them, 6.1
+ * not), whose programs read the syscall's registers (bpf_task_pt_regs,
+ * 5.15+, older than the tracepoints).
+ */
+static bool socktp_usable(const struct loader_opts *o, char *why, size_t n)
+{
+	if (o->btf_path) {
+		snprintf(why, n, "they need the kernel's own BTF, not --btf");
+		return false;
+	}
+	if (!btf_has_type(NULL, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) ||
+	    !btf_has_type(NULL, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF)) {
+		snprintf(why, n, "no tracepoints sock_recv_length/sock_send_length (Linux 6.3+ has them)");
+		return false;
+	}
+	return true;
+}
+
+/*
  * The raw sys_enter/sys_exit programs only where asked for: they spare
  * every other syscall on the host the perf record a tracepoint/syscalls/
  * program costs, but run for every syscall number, and on 6.18 that cost
@@ -323,7 +355,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	struct bpf_program *prog;
 	bool sendpage = false;
 	__u32 recv_nargs = 5;
-	char why[192] = "";
+	char why[192] = "", why_tp[160] = "";
 
 	socket_hooks = false;
 	if ((o->hooks == LOADER_HOOKS_SOCKET || o->hooks == LOADER_HOOKS_AUTO) &&
@@ -331,6 +363,14 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	    o->hooks == LOADER_HOOKS_SOCKET) {
 		fprintf(stderr, "connstate: kernel %s cannot take the socket hooks: %s: use --hooks=tracepoints\n",
 			release, why);
+		return -1;
+	}
+	socktp_hooks = false;
+	if ((o->hooks == LOADER_HOOKS_SOCK_TP || (o->hooks == LOADER_HOOKS_AUTO && !socket_hooks)) &&
+	    !(socktp_hooks = socktp_usable(o, why_tp, sizeof(why_tp))) &&
+	    o->hooks == LOADER_HOOKS_SOCK_TP) {
+		fprintf(stderr, "connstate: kernel %s cannot take the sock tracepoints: %s: use --hooks=tracepoints\n",
+			release, why_tp);
 		return -1;
 	}
 	/* parsing BTF takes milliseconds: only when raw is asked for */
@@ -344,12 +384,17 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	raw_hooks = o->hooks == LOADER_HOOKS_RAW;
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (((raw_hooks || socket_hooks) && is_syscall_tp(prog)) ||
+		    (socktp_hooks && is_io_syscall_tp(skel, prog)) ||
 		    (!socket_hooks && is_socket_hook(prog)))
 			bpf_program__set_autoload(prog, false);
 	}
 	if (!raw_hooks) {
 		bpf_program__set_autoload(skel->progs.raw_sys_enter, false);
 		bpf_program__set_autoload(skel->progs.raw_sys_exit, false);
+	}
+	if (!socktp_hooks) {
+		bpf_program__set_autoload(skel->progs.sk_recv_length, false);
+		bpf_program__set_autoload(skel->progs.sk_send_length, false);
 	}
 	if (!sendpage) {
 		bpf_program__set_autoload(skel->progs.fe_tcp_sendpage, false);
@@ -365,16 +410,25 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg_nb, recv_nargs == 6);
 		bpf_program__set_autoload(skel->progs.fx_tcp_recvmsg_nb, recv_nargs == 6);
 	}
-	if (o->verbose && socket_hooks)
+	if (!o->verbose)
+		return 0;
+	if (socket_hooks)
 		fprintf(stderr,
 			"connstate: syscall hooks: socket (fentry/fexit on tcp_recvmsg, tcp_sendmsg%s, inet_accept, inet_release, inet_shutdown)\n",
 			sendpage ? ", tcp_sendpage" : "");
-	else if (o->verbose)
-		fprintf(stderr, "connstate: syscall hooks: %s%s%s\n",
+	else if (socktp_hooks)
+		fprintf(stderr,
+			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; tracepoint/syscalls/ for accept, close, shutdown)%s%s\n",
+			o->hooks == LOADER_HOOKS_AUTO ? "; auto: no socket hooks: " : "",
+			o->hooks == LOADER_HOOKS_AUTO ? why : "");
+	else
+		fprintf(stderr, "connstate: syscall hooks: %s%s%s%s%s\n",
 			raw_hooks ? "raw (tp_btf/sys_enter, tp_btf/sys_exit)" :
 				    "tracepoints (tracepoint/syscalls/sys_{enter,exit}_*)",
 			o->hooks == LOADER_HOOKS_AUTO ? "; auto: no socket hooks: " : "",
-			o->hooks == LOADER_HOOKS_AUTO ? why : "");
+			o->hooks == LOADER_HOOKS_AUTO ? why : "",
+			o->hooks == LOADER_HOOKS_AUTO ? "; no sock tracepoints: " : "",
+			o->hooks == LOADER_HOOKS_AUTO ? why_tp : "");
 	return 0;
 }
 
@@ -451,16 +505,16 @@ again:
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* auto: a socket set the verifier refuses falls back below, with a
 	 * line of our own instead of libbpf's log (-v still shows it) */
-	quiet = socket_hooks && o->hooks == LOADER_HOOKS_AUTO && !o->verbose;
+	quiet = (socket_hooks || socktp_hooks) && o->hooks == LOADER_HOOKS_AUTO && !o->verbose;
 	if (quiet)
 		old_print = libbpf_set_print(quiet_print);
 	err = connstate_bpf__load(skel);
 	if (quiet)
 		libbpf_set_print(old_print);
-	if (err && socket_hooks && o->hooks == LOADER_HOOKS_AUTO) {
+	if (err && (socket_hooks || socktp_hooks) && o->hooks == LOADER_HOOKS_AUTO) {
 		fprintf(stderr,
-			"connstate: warning: kernel %s refused the socket hooks (%s): using the syscall tracepoints\n",
-			u.release, strerror(-err));
+			"connstate: warning: kernel %s refused the %s (%s): using the syscall tracepoints\n",
+			u.release, socket_hooks ? "socket hooks" : "sock tracepoints", strerror(-err));
 		free(stats_logs);
 		stats_logs = NULL;
 		connstate_bpf__destroy(skel);
@@ -520,7 +574,7 @@ int loader_attach(struct connstate_bpf *skel)
 		*s->progs[i].link = link;
 		n++;
 	}
-	for (i = 0; i < (int)N_IO_EXITS && !raw_hooks && !socket_hooks; i++) {
+	for (i = 0; i < (int)N_IO_EXITS && !raw_hooks && !socket_hooks && !socktp_hooks; i++) {
 		io_exit_links[i] =
 			bpf_program__attach_tracepoint(skel->progs.tp_io_exit, "syscalls", io_exits[i]);
 		if (!io_exit_links[i]) {

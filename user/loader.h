@@ -11,10 +11,12 @@
 
 /* Which programs follow the syscalls (see bpf/connstate.bpf.c). */
 enum loader_hooks {
-	LOADER_HOOKS_AUTO, /* socket where the kernel allows fentry, else tracepoints */
+	LOADER_HOOKS_AUTO, /* socket where the kernel allows fentry, else sock
+			    * tracepoints where it has them, else tracepoints */
 	LOADER_HOOKS_TRACEPOINTS, /* one tracepoint/syscalls/ program per syscall */
 	LOADER_HOOKS_RAW, /* tp_btf/sys_enter and sys_exit, for every syscall */
 	LOADER_HOOKS_SOCKET, /* fentry/fexit on the socket layer: no syscall hook */
+	LOADER_HOOKS_SOCK_TP, /* sock:sock_{recv,send}_length for reads and writes */
 };
 
 struct loader_opts {

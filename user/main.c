@@ -487,6 +487,10 @@ static int run(struct app *a)
 		fprintf(stderr,
 			"connstate: %llu TLS reads/writes of the targets were on no connection we track (not followed)\n",
 			(unsigned long long)loader_stat(a->skel, CS_STAT_TLS_UNTIED));
+	if (loader_stat(a->skel, CS_STAT_IO_UNREAD))
+		fprintf(stderr,
+			"connstate: %llu socket calls of tracked connections came through syscalls connstate cannot read (io_uring, recvmmsg, sendmmsg, ia32): those connections are marked uncertain\n",
+			(unsigned long long)loader_stat(a->skel, CS_STAT_IO_UNREAD));
 	ring_buffer__free(rb);
 	return err ? 1 : 0;
 }
@@ -561,6 +565,7 @@ int main(int argc, char **argv)
 	lo.hooks = !app.cli.hooks || !strcmp(app.cli.hooks, "auto") ? LOADER_HOOKS_AUTO :
 		   !strcmp(app.cli.hooks, "raw")			 ? LOADER_HOOKS_RAW :
 		   !strcmp(app.cli.hooks, "socket")		 ? LOADER_HOOKS_SOCKET :
+		   !strcmp(app.cli.hooks, "sock-tracepoints")	 ? LOADER_HOOKS_SOCK_TP :
 									   LOADER_HOOKS_TRACEPOINTS;
 	lo.cgroup_id = app.cg.id;
 	lo.cgroup_level = app.cg.level;

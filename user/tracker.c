@@ -904,12 +904,13 @@ static void on_close(struct tracker *t, struct tr_conn *c)
 
 static void note_lost(struct tr_conn *c, uint32_t lost)
 {
-	char msg[96];
+	char msg[160];
 
 	if (lost <= c->lost)
 		return;
 	c->t->totals.lost += lost - c->lost;
-	snprintf(msg, sizeof(msg), "%u events lost (ring buffer or syscall table full); states withheld",
+	snprintf(msg, sizeof(msg),
+		 "%u events lost (ring buffer or syscall table full, or a socket call through a syscall connstate cannot read); states withheld",
 		 lost - c->lost);
 	c->lost = lost;
 	mark_uncertain(c);

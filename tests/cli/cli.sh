@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-suite_begin cli 31
+suite_begin cli 32
 
 # expect_error NAME EXIT_CODE STDERR_REGEX CMD...: one stderr line, that code
 expect_error() {
@@ -120,27 +120,32 @@ expect_error missing_tracepoint_is_named 1 \
 	'^connstate: kernel .* lacks tracepoint sock/inet_sock_set_state \(Linux 4.16\+ has it\)' \
 	unshare -m sh -c "mount -t tmpfs none /sys/kernel/tracing/events/sock && exec '$cs' -p 1"
 expect_error unknown_hooks_value_is_rejected 2 \
-	"^connstate: invalid --hooks 'kprobe': expected auto, socket, tracepoints or raw\$" \
+	"^connstate: invalid --hooks 'kprobe': expected auto, socket, sock-tracepoints, tracepoints or raw\$" \
 	"$cs" -p 1 --hooks=kprobe
 # Our machines refuse fentry (EPERM): the socket hooks, asked for, are a
-# one-line error; auto falls back to the syscall tracepoints and says why.
+# one-line error; auto takes the sock tracepoints (6.18 has them) and says
+# why not the socket hooks.
 expect_error socket_hooks_refused_are_an_error 1 \
 	'^connstate: kernel .* cannot take the socket hooks: fentry refused \(Operation not permitted; .*\): use --hooks=tracepoints$' \
 	"$cs" -p 1 --hooks=socket
+# tp_btf programs attach through the running kernel's BTF, not a file's
+expect_error sock_tracepoints_need_kernel_btf 1 \
+	"^connstate: kernel .* cannot take the sock tracepoints: they need the kernel's own BTF, not --btf: use --hooks=tracepoints\$" \
+	"$cs" -p 1 --hooks=sock-tracepoints --btf /sys/kernel/btf/vmlinux
 sleep 1000 &
 idle_pid=$!
 track_pid "$idle_pid"
 if ! cs_start "$work/auto.out" "$work/auto.err" -v --hooks=auto -p "$idle_pid"; then
-	fail auto_hooks_fall_back_to_tracepoints "did not attach: $(head -c 300 "$work/auto.err")"
+	fail auto_hooks_take_sock_tracepoints "did not attach: $(head -c 300 "$work/auto.err")"
 else
 	cs_stop
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
-		fail auto_hooks_fall_back_to_tracepoints "exit $rc"
-	elif ! grep -q '^connstate: syscall hooks: tracepoints (.*); auto: no socket hooks: fentry refused (Operation not permitted' "$work/auto.err"; then
-		fail auto_hooks_fall_back_to_tracepoints "no fallback line: $(grep 'hooks' "$work/auto.err")"
+		fail auto_hooks_take_sock_tracepoints "exit $rc"
+	elif ! grep -q '^connstate: syscall hooks: sock-tracepoints (.*); auto: no socket hooks: fentry refused (Operation not permitted' "$work/auto.err"; then
+		fail auto_hooks_take_sock_tracepoints "no fallback line: $(grep 'hooks' "$work/auto.err")"
 	else
-		pass auto_hooks_fall_back_to_tracepoints
+		pass auto_hooks_take_sock_tracepoints
 	fi
 fi
 kill "$idle_pid" 2>/dev/null

@@ -127,7 +127,7 @@ fi
 ngx_pid=""
 
 # --- partial_attach: the descriptor limit makes a later attach fail ---
-# Every limit from 40 (the load succeeds) up in steps of 10, until all
+# Every limit from 40 (the load succeeds) up in steps of 2, until all
 # attach, makes a
 # different attach fail, in the skeleton's programs and in tp_io_exit's
 # own links: each must leave nothing attached.
@@ -135,7 +135,7 @@ sleep 60 &
 victim=$!
 track_pid "$victim"
 verdict="" tried=0
-for n in $(seq 40 10 150); do
+for n in $(seq 40 2 200); do
 	# -ff: a file per thread, so calls from the detaching threads are
 	# not split into "unfinished" and "resumed" halves
 	rm -f "$work"/strace.*

@@ -9,10 +9,12 @@
 # Only bash, grep, sed, awk, sleep, kill and mktemp are needed at run time
 # (plus go unless --no-build), so this also runs in a busybox VM with prebuilt
 # binaries. run_tls.sh reuses it: ORACLE_SUITE names the suite, and
-# ORACLE_FLAGS go to both the server and the client (-tls).
+# ORACLE_FLAGS go to both the server and the client (-tls). ORACLE_CS_ARGS
+# go to connstate (--hooks=tracepoints: the suite oracle_tracepoints).
 set -u
 suite=${ORACLE_SUITE:-oracle}
 read -r -a oflags <<<"${ORACLE_FLAGS:-}"
+read -r -a csargs <<<"${ORACLE_CS_ARGS:-}"
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -141,7 +143,7 @@ fi
 
 if [ -n "$connstate" ]; then
 	CS_BIN=$connstate
-	if ! cs_start "$work/connstate.out" "$work/connstate.err" -p "$server_pid"; then
+	if ! cs_start "$work/connstate.out" "$work/connstate.err" "${csargs[@]}" -p "$server_pid"; then
 		echo "oracle: connstate did not attach within 10 s; its stderr:" >&2
 		sed 's/^/    /' "$work/connstate.err" >&2
 		# every scenario is then a failure (suite_end counts those not run)

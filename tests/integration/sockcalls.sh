@@ -1,0 +1,164 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The sock tracepoints (--hooks=sock-tracepoints, auto on kernels that have
+# sock_recv_length/sock_send_length and refuse fentry) see every socket
+# call, whatever syscall made it, and read the payload from the syscall's
+# registers. Against a Python server:
+# - a response body written with splice(2) from a pipe is counted (the
+#   syscall tracepoints do not hook splice: the response never ends there);
+# - a request read with recvmmsg(2), whose registers say nothing of which
+#   message a call was, is data connstate cannot read: the connection is
+#   marked uncertain, its states withheld, the call counted at exit; never
+#   a wrong state.
+#
+# usage: tests/integration/sockcalls.sh [--connstate PATH]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$root/tests/lib.sh"
+[ "${1:-}" = --connstate ] && CS_BIN=$2
+work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
+trap 'lib_cleanup; rm -rf "$work"' EXIT
+
+checks="splice_body_counted recvmmsg_marked_uncertain recvmmsg_counted_at_exit"
+suite_begin sockcalls 3
+if [ ! -e /sys/kernel/tracing/events/sock/sock_recv_length ] &&
+	[ ! -e /sys/kernel/debug/tracing/events/sock/sock_recv_length ]; then
+	for c in $checks; do skip "$c" "kernel $(uname -r) has no sock_recv_length tracepoint"; done
+	suite_end
+	exit
+fi
+
+port=$(free_port)
+# One connection at a time. Path /splice: two keep-alive requests, each
+# body of 5000 bytes spliced from a pipe. Path /mmsg: its one request is
+# read with recvmmsg (only the first request line is looked at).
+/usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+class msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.POINTER(iovec)), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+class mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", msghdr), ("len", ctypes.c_uint)]
+def recvmmsg(fd):
+    buf = ctypes.create_string_buffer(4096)
+    iov = iovec(ctypes.cast(buf, ctypes.c_void_p), 4096)
+    m = mmsghdr()
+    m.hdr.iov = ctypes.pointer(iov)
+    m.hdr.iovlen = 1
+    n = libc.recvmmsg(fd, ctypes.byref(m), 1, 0, None)
+    return buf.raw[:m.len] if n == 1 else b""
+body = b"b" * 5000
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(16)
+print("ready", flush=True)
+while True:
+    c, _ = ls.accept()
+    while True:
+        first = c.recv(4096, socket.MSG_PEEK)
+        if not first:
+            break
+        req = recvmmsg(c.fileno()) if b"/mmsg" in first.split(b"\r\n")[0] else c.recv(4096)
+        if not req:
+            break
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
+        if b"/splice" in req:
+            r, w = os.pipe()
+            os.write(w, body)
+            left = len(body)
+            while left:
+                left -= os.splice(r, c.fileno(), left)
+            os.close(r)
+            os.close(w)
+        else:
+            c.sendall(body)
+    c.close()
+PY
+srv=$!
+track_pid "$srv"
+if ! wait_until 10 grep -q ready "$work/server.out"; then
+	for c in $checks; do fail "$c" "server did not start: $(tail -c 300 "$work/server.out")"; done
+	suite_end
+	exit
+fi
+if ! cs_start "$work/cs.out" "$work/cs.err" -j -v -p "$srv"; then
+	for c in $checks; do fail "$c" "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"; done
+	suite_end
+	exit
+fi
+grep '^connstate: syscall hooks' "$work/cs.err"
+python3 - "$port" >"$work/ports" <<'PY'
+import socket, sys
+def conn(paths):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    for p in paths:
+        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p)
+        got = b""
+        while not got.endswith(b"b" * 5000):
+            b = s.recv(65536)
+            if not b:
+                raise SystemExit("server closed")
+            got += b
+    port = s.getsockname()[1]
+    s.close()
+    return port
+print("splice", conn([b"/splice", b"/splice"]))
+print("mmsg", conn([b"/mmsg"]))
+PY
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 2 ]"
+cs_stop INT
+sport=$(awk '$1 == "splice" {print $2}' "$work/ports")
+mport=$(awk '$1 == "mmsg" {print $2}' "$work/ports")
+
+if [ -z "$sport" ]; then
+	fail splice_body_counted "the client did not finish: $(tail -c 300 "$work/server.out")"
+elif python3 - "$work/cs.out" "$sport" >"$work/why" 2>&1 <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+states = [o["state"] for o in mine if o["type"] == "state"]
+reqs = [(o["method"], o["status"], o["complete"], o["bytes_out"]) for o in mine
+        if o["type"] == "request"]
+bad = [o for o in mine if o["type"] == "warning" or o.get("uncertain")]
+assert states == ["new", "active", "idle", "active", "idle", "closed"], states
+# 41 bytes of header, 5000 of body
+assert reqs == [("GET", 200, True, 5041)] * 2, reqs
+assert not bad, bad
+PY
+	pass splice_body_counted
+else
+	fail splice_body_counted "$(tail -c 400 "$work/why")"
+fi
+
+if [ -z "$mport" ]; then
+	fail recvmmsg_marked_uncertain "the client did not finish: $(tail -c 300 "$work/server.out")"
+elif python3 - "$work/cs.out" "$mport" >"$work/why" 2>&1 <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+states = [o["state"] for o in mine if o["type"] == "state"]
+warns = [o["message"] for o in mine if o["type"] == "warning"]
+# the states after the unreadable read are withheld; its end is certain
+assert states == ["new", "closed"], states
+assert any("cannot read" in w for w in warns), warns
+assert [o for o in mine if o["type"] == "state" and o["state"] == "closed"][0].get("uncertain"), mine
+PY
+	pass recvmmsg_marked_uncertain
+else
+	fail recvmmsg_marked_uncertain "$(tail -c 400 "$work/why")"
+fi
+
+# one recvmmsg of one message: exactly one call counted
+if grep -q '^connstate: 1 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
+	pass recvmmsg_counted_at_exit
+else
+	fail recvmmsg_counted_at_exit "$(grep -v libbpf "$work/cs.err" | tail -n 3)"
+fi
+suite_end
