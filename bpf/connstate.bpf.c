@@ -552,11 +552,19 @@ static __always_inline void stash_failed(struct cs_conn *c)
 	__sync_fetch_and_add(&c->lost, 1);
 }
 
+/* Set by the user side (through the mmapped .bss) before it attaches the
+ * first TLS uprobe: until then no call can be inside a TLS library call,
+ * and the lookup below is spared (most hosts trace no TLS). */
+__u32 tls_probed = 0;
+
 /* Inside a TLS library call, the socket it uses is sk: tell the call. */
 static __always_inline bool note_tls_call(__u64 id, __u64 sk, __u64 gen)
 {
-	struct cs_tls_call *tc = bpf_map_lookup_elem(&tls_calls, &id);
+	struct cs_tls_call *tc;
 
+	if (!tls_probed)
+		return false;
+	tc = bpf_map_lookup_elem(&tls_calls, &id);
 	if (!tc)
 		return false;
 	tc->sk = sk;
@@ -1350,7 +1358,9 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	struct cs_conn *c;
 	__u64 key;
 
-	if (!syscall_wanted(tgid) || !sk || (dir == CS_EV_READ && (flags & MSG_PEEK)))
+	/* would-block (half of a server's reads) ends here, before any lookup */
+	if (ret == -EAGAIN || (ret == 0 && dir == CS_EV_WRITE) ||
+	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !syscall_wanted(tgid) || !sk)
 		return 0;
 	key = ptr_value(sk);
 	c = bpf_map_lookup_elem(&conns, &key);
@@ -1359,7 +1369,8 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	st.sk = key;
 	st.dir = dir;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (in_compat_syscall() || !stash_regs(&st, regs, regs->orig_ax)) {
+	if ((bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) ||
+	    !stash_regs(&st, regs, regs->orig_ax)) {
 		/* bytes we cannot read: the connection's states are withheld */
 		stat_inc(CS_STAT_IO_UNREAD);
 		__sync_fetch_and_add(&c->lost, 1);

@@ -289,6 +289,10 @@ static bool loaded(struct tls *t)
 	if (!t->skel && !t->load_failed) {
 		t->skel = load(t->main);
 		t->load_failed = !t->skel;
+		/* before any uprobe: the socket programs look for calls made
+		 * inside TLS library calls from now on */
+		if (t->skel)
+			t->main->bss->tls_probed = 1;
 	}
 	return t->skel;
 }
