@@ -603,6 +603,46 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	return 0;
 }
 
+/* A socket call of a tracked connection whose bytes we cannot read (the
+ * syscall says nothing of where they are): data lost for the connection,
+ * its states withheld, the call counted. */
+static __always_inline void io_unread(struct cs_conn *c)
+{
+	stat_inc(CS_STAT_IO_UNREAD);
+	__sync_fetch_and_add(&c->lost, 1);
+}
+
+/* io_unread for fd, if it is a tracked connection of a target. */
+static __always_inline int fd_unread(__u32 fd)
+{
+	struct cs_conn *c;
+	struct sock *sk;
+	__u64 key;
+
+	if (!syscall_wanted(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	sk = file_to_sock(fd_to_file(fd));
+	key = (__u64)sk;
+	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	if (c)
+		io_unread(c);
+	return 0;
+}
+
+/* Set by the loader when the sock tracepoints follow reads and writes: the
+ * syscall programs that remain (splice's) must not count them again. */
+const volatile bool socktp_hooks = false;
+
+/* splice(2): into a tracked socket, pages counted like sendfile; out of
+ * one (tcp_splice_read, not recvmsg: no hook sees its bytes), unread. */
+static __always_inline int splice_enter(__u32 fd_in, __u32 fd_out)
+{
+	fd_unread(fd_in);
+	if (socktp_hooks)
+		return 0;
+	return io_enter(fd_out, 0, 0, K_SENDFILE, CS_EV_WRITE);
+}
+
 /* Copy up to CS_HEAD_CAP bytes of a flat buffer, and its tail if longer. */
 static __always_inline void copy_buf(struct scratch *s, __u64 buf, __u64 len)
 {
@@ -1046,6 +1086,25 @@ int tp_enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
 	return io_enter(ctx->args[0], 0, 0, K_SENDFILE, CS_EV_WRITE);
 }
 
+SEC("tracepoint/syscalls/sys_enter_splice")
+int tp_enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	return splice_enter(ctx->args[0], ctx->args[2]);
+}
+
+/* Several messages per call, each its own piece of the payload: not read */
+SEC("tracepoint/syscalls/sys_enter_recvmmsg")
+int tp_enter_recvmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return fd_unread(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmmsg")
+int tp_enter_sendmmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return fd_unread(ctx->args[0]);
+}
+
 /*
  * One program for the exits of every read- and write-like syscall: their
  * contexts are alike, and the stash says what the enter saw. The loader
@@ -1208,6 +1267,9 @@ int tp_enter_shutdown(struct trace_event_raw_sys_enter *ctx)
 #define NR_recvmsg 47
 #define NR_shutdown 48
 #define NR_accept4 288
+#define NR_splice 275
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
 SEC("tp_btf/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -1217,6 +1279,7 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
 	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg:
 	case NR_write: case NR_writev: case NR_sendto: case NR_sendmsg:
 	case NR_sendfile: case NR_close: case NR_shutdown:
+	case NR_splice: case NR_recvmmsg: case NR_sendmmsg:
 		break;
 	default:
 		return 0;
@@ -1225,6 +1288,10 @@ int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
 	a1 = regs->si;
 	a2 = regs->dx;
 	switch (nr) {
+	case NR_splice:
+		return splice_enter(a0, a2);
+	case NR_recvmmsg: case NR_sendmmsg:
+		return fd_unread(a0);
 	case NR_read:
 		return io_enter(a0, a1, 0, K_BUF, CS_EV_READ);
 	case NR_readv:
@@ -1265,7 +1332,7 @@ int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 		return on_accept_exit(ret);
 	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg:
 	case NR_write: case NR_writev: case NR_sendto: case NR_sendmsg:
-	case NR_sendfile:
+	case NR_sendfile: case NR_splice:
 		/* a stash of this thread exists only if its enter was wanted */
 		return io_exit(ret);
 	case NR_close:
@@ -1308,9 +1375,9 @@ static __always_inline __u64 ptr_value(const void *p)
  * stack: its number and arguments in the user registers (bpf_task_pt_regs,
  * 5.15+) say where the bytes are, in user memory as at sys_exit. Accept,
  * close and shutdown keep their syscall tracepoints (rare calls: the
- * programs run for those numbers only).
+ * programs run for those numbers only), and splice its own (a read out of
+ * a socket by splice goes through no recvmsg).
  */
-#define NR_splice 275
 
 /* The payload of a socket call made by syscall nr (regs): false if the
  * syscall is not one we can read (io_uring, recvmmsg, sendmmsg, ia32). */
@@ -1371,9 +1438,7 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if ((bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) ||
 	    !stash_regs(&st, regs, regs->orig_ax)) {
-		/* bytes we cannot read: the connection's states are withheld */
-		stat_inc(CS_STAT_IO_UNREAD);
-		__sync_fetch_and_add(&c->lost, 1);
+		io_unread(c);
 		return 0;
 	}
 	st.tls = note_tls_call(id, key, c->gen);

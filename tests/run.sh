@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every test suite and sums their counts into one closing line:
 #   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate;
-#   oracle_tracepoints: the same with --hooks=tracepoints), sockcalls (splice, recvmmsg), servers
+#   oracle_tracepoints: the same with --hooks=tracepoints), sockcalls and sockcalls_tracepoints (splice, recvmmsg), servers
 #   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), oracle_tls and
 #   oracle_tls_go1.23 (Go's ConnState over crypto/tls, Go 1.19 and 1.23), tls_go, tls_rescan, cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
@@ -91,6 +91,8 @@ suite servers tests/integration/servers.sh --connstate ./connstate
 suite longlines tests/integration/longlines.sh --connstate ./connstate
 suite stashes tests/integration/stashes.sh --connstate ./connstate
 suite sockcalls tests/integration/sockcalls.sh --connstate ./connstate
+suite sockcalls_tracepoints env SOCKCALLS_HOOKS=tracepoints \
+	tests/integration/sockcalls.sh --connstate ./connstate
 suite h2servers tests/integration/h2servers.sh --connstate ./connstate
 suite cli tests/cli/cli.sh --connstate ./connstate
 suite faults tests/faults/faults.sh --connstate ./connstate

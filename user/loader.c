@@ -27,7 +27,7 @@
 static const char *const io_exits[] = {
 	"sys_exit_read",   "sys_exit_readv",   "sys_exit_recvfrom",
 	"sys_exit_recvmsg", "sys_exit_write",   "sys_exit_writev",
-	"sys_exit_sendto", "sys_exit_sendmsg", "sys_exit_sendfile64",
+	"sys_exit_sendto", "sys_exit_sendmsg", "sys_exit_sendfile64", "sys_exit_splice",
 };
 #define N_IO_EXITS (sizeof(io_exits) / sizeof(io_exits[0]))
 
@@ -116,14 +116,16 @@ static bool is_socket_hook(const struct bpf_program *prog)
 	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 }
 
-/* A read- or write-like syscall's program: the sock tracepoints' job */
+/* A read- or write-like syscall's program: the sock tracepoints' job
+ * (splice's enter stays: a read out of a socket by splice is no recvmsg) */
 static bool is_io_syscall_tp(struct connstate_bpf *skel, const struct bpf_program *prog)
 {
 	const char *sec = bpf_program__section_name(prog);
 
 	return prog == skel->progs.tp_io_exit ||
 	       (is_syscall_tp(prog) && !strncmp(sec + 20, "sys_enter_", 10) &&
-		prog != skel->progs.tp_enter_close && prog != skel->progs.tp_enter_shutdown);
+		prog != skel->progs.tp_enter_close && prog != skel->progs.tp_enter_shutdown &&
+		prog != skel->progs.tp_enter_splice);
 }
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -402,6 +404,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	}
 	skel->rodata->raw_hooks = raw_hooks;
 	skel->rodata->socket_hooks = socket_hooks;
+	skel->rodata->socktp_hooks = socktp_hooks;
 	if (socket_hooks) {
 		/* the tcp_recvmsg programs for this kernel's signature only */
 		bpf_program__set_autoload(skel->progs.fe_tcp_recvmsg, recv_nargs < 6);
@@ -418,7 +421,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 			sendpage ? ", tcp_sendpage" : "");
 	else if (socktp_hooks)
 		fprintf(stderr,
-			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; tracepoint/syscalls/ for accept, close, shutdown)%s%s\n",
+			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; tracepoint/syscalls/ for accept, close, shutdown, splice)%s%s\n",
 			o->hooks == LOADER_HOOKS_AUTO ? "; auto: no socket hooks: " : "",
 			o->hooks == LOADER_HOOKS_AUTO ? why : "");
 	else

@@ -489,7 +489,7 @@ static int run(struct app *a)
 			(unsigned long long)loader_stat(a->skel, CS_STAT_TLS_UNTIED));
 	if (loader_stat(a->skel, CS_STAT_IO_UNREAD))
 		fprintf(stderr,
-			"connstate: %llu socket calls of tracked connections came through syscalls connstate cannot read (io_uring, recvmmsg, sendmmsg, ia32): those connections are marked uncertain\n",
+			"connstate: %llu socket calls of tracked connections came through syscalls connstate cannot read (recvmmsg, sendmmsg, splice out of a socket, io_uring, ia32): those connections are marked uncertain\n",
 			(unsigned long long)loader_stat(a->skel, CS_STAT_IO_UNREAD));
 	ring_buffer__free(rb);
 	return err ? 1 : 0;

@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# The sock tracepoints (--hooks=sock-tracepoints, auto on kernels that have
-# sock_recv_length/sock_send_length and refuse fentry) see every socket
-# call, whatever syscall made it, and read the payload from the syscall's
-# registers. Against a Python server:
-# - a response body written with splice(2) from a pipe is counted (the
-#   syscall tracepoints do not hook splice: the response never ends there);
-# - a request read with recvmmsg(2), whose registers say nothing of which
-#   message a call was, is data connstate cannot read: the connection is
-#   marked uncertain, its states withheld, the call counted at exit; never
-#   a wrong state.
+# Socket calls made through syscalls other than the plain reads and
+# writes, against a Python server, with connstate's auto hooks (the sock
+# tracepoints on kernels that have them and refuse fentry) or, with
+# SOCKCALLS_HOOKS=tracepoints, the syscall tracepoints (suite
+# sockcalls_tracepoints):
+# - a response body written with splice(2) from a pipe is counted like
+#   sendfile's: exact states and bytes;
+# - a request read with recvmmsg(2), whose arguments do not say which
+#   message a socket call is, and one read with splice(2) out of the socket
+#   into a pipe (no recvmsg at all), are data connstate cannot read: the
+#   connection is marked uncertain, its states withheld, the calls counted
+#   at exit; never a wrong state.
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -17,22 +19,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 . "$root/tests/lib.sh"
 [ "${1:-}" = --connstate ] && CS_BIN=$2
+hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="splice_body_counted recvmmsg_marked_uncertain recvmmsg_counted_at_exit"
-suite_begin sockcalls 3
-if [ ! -e /sys/kernel/tracing/events/sock/sock_recv_length ] &&
-	[ ! -e /sys/kernel/debug/tracing/events/sock/sock_recv_length ]; then
-	for c in $checks; do skip "$c" "kernel $(uname -r) has no sock_recv_length tracepoint"; done
+checks="splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit"
+if [ "$hooks" = auto ]; then
+	suite_begin sockcalls 4
+else
+	suite_begin "sockcalls_$hooks" 4
+fi
+fail_all() {
+	for c in $checks; do fail "$c" "$1"; done
 	suite_end
 	exit
-fi
+}
 
 port=$(free_port)
-# One connection at a time. Path /splice: two keep-alive requests, each
-# body of 5000 bytes spliced from a pipe. Path /mmsg: its one request is
-# read with recvmmsg (only the first request line is looked at).
+# One connection at a time. Path /splice: the body of 5000 bytes is spliced
+# from a pipe. Path /mmsg: the request is read with recvmmsg; /spliceread:
+# with splice into a pipe (the request line is peeked at to choose).
 /usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
 import ctypes, os, socket, sys
 libc = ctypes.CDLL(None, use_errno=True)
@@ -53,6 +59,13 @@ def recvmmsg(fd):
     m.hdr.iovlen = 1
     n = libc.recvmmsg(fd, ctypes.byref(m), 1, 0, None)
     return buf.raw[:m.len] if n == 1 else b""
+def splice_read(fd):
+    r, w = os.pipe()
+    try:
+        return os.read(r, os.splice(fd, w, 4096))
+    finally:
+        os.close(r)
+        os.close(w)
 body = b"b" * 5000
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,11 +78,17 @@ while True:
         first = c.recv(4096, socket.MSG_PEEK)
         if not first:
             break
-        req = recvmmsg(c.fileno()) if b"/mmsg" in first.split(b"\r\n")[0] else c.recv(4096)
+        line = first.split(b"\r\n")[0]
+        if b"/mmsg" in line:
+            req = recvmmsg(c.fileno())
+        elif b"/spliceread" in line:
+            req = splice_read(c.fileno())
+        else:
+            req = c.recv(4096)
         if not req:
             break
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
-        if b"/splice" in req:
+        if b"/splice " in req:
             r, w = os.pipe()
             os.write(w, body)
             left = len(body)
@@ -83,16 +102,10 @@ while True:
 PY
 srv=$!
 track_pid "$srv"
-if ! wait_until 10 grep -q ready "$work/server.out"; then
-	for c in $checks; do fail "$c" "server did not start: $(tail -c 300 "$work/server.out")"; done
-	suite_end
-	exit
-fi
-if ! cs_start "$work/cs.out" "$work/cs.err" -j -v -p "$srv"; then
-	for c in $checks; do fail "$c" "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"; done
-	suite_end
-	exit
-fi
+wait_until 10 grep -q ready "$work/server.out" ||
+	fail_all "server did not start: $(tail -c 300 "$work/server.out")"
+cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" ||
+	fail_all "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"
 grep '^connstate: syscall hooks' "$work/cs.err"
 python3 - "$port" >"$work/ports" <<'PY'
 import socket, sys
@@ -111,12 +124,13 @@ def conn(paths):
     return port
 print("splice", conn([b"/splice", b"/splice"]))
 print("mmsg", conn([b"/mmsg"]))
+print("spliceread", conn([b"/spliceread"]))
 PY
-wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 2 ]"
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 3 ]"
 cs_stop INT
-sport=$(awk '$1 == "splice" {print $2}' "$work/ports")
-mport=$(awk '$1 == "mmsg" {print $2}' "$work/ports")
+port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
 
+sport=$(port_of splice)
 if [ -z "$sport" ]; then
 	fail splice_body_counted "the client did not finish: $(tail -c 300 "$work/server.out")"
 elif python3 - "$work/cs.out" "$sport" >"$work/why" 2>&1 <<'PY'; then
@@ -137,9 +151,11 @@ else
 	fail splice_body_counted "$(tail -c 400 "$work/why")"
 fi
 
-if [ -z "$mport" ]; then
-	fail recvmmsg_marked_uncertain "the client did not finish: $(tail -c 300 "$work/server.out")"
-elif python3 - "$work/cs.out" "$mport" >"$work/why" 2>&1 <<'PY'; then
+# uncertain_check NAME PORT: new, a warning, closed marked uncertain
+uncertain_check() {
+	if [ -z "$2" ]; then
+		fail "$1" "the client did not finish: $(tail -c 300 "$work/server.out")"
+	elif python3 - "$work/cs.out" "$2" >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
 mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
@@ -150,15 +166,18 @@ assert states == ["new", "closed"], states
 assert any("cannot read" in w for w in warns), warns
 assert [o for o in mine if o["type"] == "state" and o["state"] == "closed"][0].get("uncertain"), mine
 PY
-	pass recvmmsg_marked_uncertain
-else
-	fail recvmmsg_marked_uncertain "$(tail -c 400 "$work/why")"
-fi
+		pass "$1"
+	else
+		fail "$1" "$(tail -c 400 "$work/why")"
+	fi
+}
+uncertain_check recvmmsg_marked_uncertain "$(port_of mmsg)"
+uncertain_check splice_read_marked_uncertain "$(port_of spliceread)"
 
-# one recvmmsg of one message: exactly one call counted
-if grep -q '^connstate: 1 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
-	pass recvmmsg_counted_at_exit
+# one recvmmsg of one message, one splice of one request: two calls
+if grep -q '^connstate: 2 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
+	pass unreadable_calls_counted_at_exit
 else
-	fail recvmmsg_counted_at_exit "$(grep -v libbpf "$work/cs.err" | tail -n 3)"
+	fail unreadable_calls_counted_at_exit "$(grep -v libbpf "$work/cs.err" | tail -n 3)"
 fi
 suite_end

@@ -95,7 +95,7 @@ fi
 if [ "$with_connstate" = 1 ]; then
 	printf '#!/bin/sh\nexec /bin/connstate --hooks=raw "$@"\n' >/tmp/cs-raw
 	chmod +x /tmp/cs-raw
-	for h in auto raw socket tracepoints; do
+	for h in auto raw socket tracepoints sock-tracepoints; do
 		sleep 1000 & sl=$!
 		/bin/connstate -v --hooks=$h -p "$sl" 2>&1 >/dev/null |
 			grep '^connstate: syscall hooks' | tee -a /tmp/hooks.out & cs=$!
@@ -122,6 +122,23 @@ if [ "$with_connstate" = 1 ]; then
 		tee /tmp/oracle_tp.out
 	if ! grep -Eq '^oracle \(tracepoints\): [1-9][0-9]* passed, 0 failed' /tmp/oracle_tp.out; then
 		echo "vmtest: oracle with --hooks=tracepoints ran no scenario or some failed"
+		rc=1
+	fi
+	# the sock tracepoints exist from 6.3 on (6.12 here): the oracle in
+	# that mode too, where auto would take it if fentry were refused
+	kv=$(uname -r | awk -F. '{ print $1 * 100 + $2 }')
+	if grep -q '^connstate: syscall hooks: sock-tracepoints' /tmp/hooks.out; then
+		printf '#!/bin/sh\nexec /bin/connstate --hooks=sock-tracepoints "$@"\n' >/tmp/cs-stp
+		chmod +x /tmp/cs-stp
+		/oracle/run.sh --connstate /tmp/cs-stp --bin /bin --no-build \
+			--expected /oracle/expected.txt 2>&1 |
+			sed 's/^oracle:/oracle (sock-tracepoints):/' | tee /tmp/oracle_stp.out
+		if ! grep -Eq '^oracle \(sock-tracepoints\): [1-9][0-9]* passed, 0 failed' /tmp/oracle_stp.out; then
+			echo "vmtest: oracle with --hooks=sock-tracepoints ran no scenario or some failed"
+			rc=1
+		fi
+	elif [ "$kv" -ge 603 ]; then
+		echo "vmtest: kernel $(uname -r) has the sock tracepoints, but connstate did not take them"
 		rc=1
 	fi
 fi
