@@ -44,8 +44,8 @@ for n in "${REQCOST_N:-20000}" "${REQCOST_NCLOSE:-4000}" "${REQCOST_CONNS:-50}" 
 	case $n in ""|*[!0-9]*|0) echo "reqcost.sh: REQCOST_* must be positive integers" >&2; exit 2 ;; esac
 done
 for m in $modes; do
-	case $m in auto|socket|tracepoints|raw) ;;
-	*) echo "reqcost.sh: unknown mode '$m' (auto socket tracepoints raw)" >&2; exit 2 ;;
+	case $m in auto|socket|sock-tracepoints|tracepoints|raw) ;;
+	*) echo "reqcost.sh: unknown mode '$m' (auto socket sock-tracepoints tracepoints raw)" >&2; exit 2 ;;
 	esac
 done
 
