@@ -500,6 +500,8 @@ static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, _
 }
 
 #define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
+#define PF_IO_WORKER 0x00000010 /* include/linux/sched.h */
+#define PF_KTHREAD 0x00200000
 
 static __always_inline bool in_compat_syscall(void)
 {
@@ -1420,6 +1422,7 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	struct task_struct *task;
 	struct stash st = {};
 	struct pt_regs *regs;
 	struct cs_conn *c;
@@ -1435,9 +1438,12 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 		return 0;
 	st.sk = key;
 	st.dir = dir;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if ((bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) ||
-	    !stash_regs(&st, regs, regs->orig_ax)) {
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* an io_uring worker (or a kernel thread) made no syscall: its
+	 * registers would pass for a read(0, NULL) */
+	if ((task->flags & (PF_IO_WORKER | PF_KTHREAD)) ||
+	    (task->thread_info.status & TS_COMPAT) || !stash_regs(&st, regs, regs->orig_ax)) {
 		io_unread(c);
 		return 0;
 	}
