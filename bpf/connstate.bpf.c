@@ -1134,6 +1134,25 @@ static __always_inline bool file_last_ref(struct file *file)
 	return cnt == 1;
 }
 
+/* The end of tracked connection c (key): its last event (CLOSE or
+ * DESTROY), then it is tracked no more; an end the ring buffer had no room
+ * for is kept in unseen_ends for the user side. */
+static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
+				     __u32 fd, long ret)
+{
+	struct scratch *s;
+
+	flush_held(c, key);
+	s = event_begin(type, key, tgid);
+	if (s) {
+		s->e.fd = fd;
+		s->e.ret = ret;
+		if (!event_submit(s, c))
+			record_unseen_end(key, c);
+	}
+	bpf_map_delete_elem(&conns, &key);
+}
+
 /* The last close of a tracked connection's socket, for close_exit (the
  * syscall hooks' and the socket hooks' alike). */
 static __always_inline void stash_close(__u64 id, __u64 key, struct cs_conn *c, __u32 fd)
@@ -1180,7 +1199,6 @@ int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 static __always_inline int close_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct scratch *s;
 	struct cs_conn *c;
 	struct stash st;
 	__u64 key;
@@ -1196,15 +1214,7 @@ static __always_inline int close_exit(long ret)
 	 * perhaps taken by a connection accepted meanwhile */
 	if (!c || c->gen != st.gen)
 		return 0;
-	flush_held(c, key);
-	s = event_begin(CS_EV_CLOSE, key, id >> 32);
-	if (s) {
-		s->e.fd = st.fd;
-		s->e.ret = ret;
-		if (!event_submit(s, c))
-			record_unseen_end(key, c);
-	}
-	bpf_map_delete_elem(&conns, &key);
+	conn_end(key, c, CS_EV_CLOSE, id >> 32, st.fd, ret);
 	return 0;
 }
 
@@ -1463,7 +1473,36 @@ int BPF_PROG(sk_send_length, struct sock *sk, int ret, int flags)
 	return sock_length(sk, opaque_ret(ret), flags, CS_EV_WRITE);
 }
 
-/* Runs in softirq for any socket on the host: the pid here means nothing. */
+/*
+ * Under the sock tracepoints no close() is hooked (a syscall tracepoint
+ * sends every syscall on the host through the tracing slow path). The last
+ * close of a socket releases its file (__fput, in the closing task) and
+ * then calls tcp_close(), which changes the state (FIN_WAIT1, LAST_ACK,
+ * CLOSE, or the same state again: the tracepoint fires for each call) or,
+ * already CLOSE, destroys the socket (tcp_destroy_sock). So a state change
+ * of a tracked socket whose file's count has dropped to zero is its close;
+ * shutdown() changes the state with the file alive, and a close() that
+ * leaves another reference (dup, fork) releases nothing, as inet_release
+ * and file_last_ref() have it.
+ */
+static __always_inline bool file_released(struct sock *sk)
+{
+	struct file *file = BPF_CORE_READ(sk, sk_socket, file);
+	long cnt;
+
+	if (!file)
+		return false;
+	if (bpf_core_field_exists(file->f_ref)) {
+		/* file_ref_t: FILE_REF_DEAD (negative) once the last is put */
+		cnt = BPF_CORE_READ(file, f_ref.refcnt.counter);
+		return cnt < 0;
+	}
+	cnt = BPF_CORE_READ((struct file___old *)file, f_count.counter);
+	return cnt == 0;
+}
+
+/* Runs in softirq for any socket on the host: the pid here means nothing
+ * (but for the close found by file_released(), made in the closing task). */
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -1474,19 +1513,24 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (stopping)
 		return 0;
 
-	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_ESTABLISHED)
+	if (ctx->protocol != IPPROTO_TCP || (ctx->oldstate != TCP_ESTABLISHED && !socktp_hooks))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
 	/* the user side wants only who ended it: the first change */
-	if (!c || c->state_told)
-		return 0;
-	c->state_told = 1;
-	s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
-	if (!s)
-		return 0;
-	s->e.tcp_old = ctx->oldstate;
-	s->e.tcp_new = ctx->newstate;
-	event_submit(s, c);
+	if (ctx->oldstate == TCP_ESTABLISHED && !c->state_told) {
+		c->state_told = 1;
+		s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
+		if (s) {
+			s->e.tcp_old = ctx->oldstate;
+			s->e.tcp_new = ctx->newstate;
+			event_submit(s, c);
+		}
+	}
+	/* the sock tracepoints hook no close(): see file_released() */
+	if (socktp_hooks && file_released((struct sock *)ctx->skaddr))
+		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0);
 	return 0;
 }
 
@@ -1495,7 +1539,6 @@ SEC("tracepoint/tcp/tcp_destroy_sock")
 int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 {
 	__u64 key = (__u64)ctx->skaddr;
-	struct scratch *s;
 	struct cs_conn *c;
 
 	if (stopping)
@@ -1504,11 +1547,7 @@ int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	flush_held(c, key);
-	s = event_begin(CS_EV_DESTROY, key, c->tgid);
-	if (s && !event_submit(s, c))
-		record_unseen_end(key, c);
-	bpf_map_delete_elem(&conns, &key);
+	conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0);
 	return 0;
 }
 

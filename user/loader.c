@@ -116,16 +116,13 @@ static bool is_socket_hook(const struct bpf_program *prog)
 	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 }
 
-/* A read- or write-like syscall's program: the sock tracepoints' job
- * (splice's enter stays: a read out of a socket by splice is no recvmsg) */
+/* A syscall program the sock tracepoints do without: all but accept's
+ * and splice's (a read out of a socket by splice is no recvmsg); close is
+ * found at the state change tcp_close() makes (bpf: file_released) */
 static bool is_io_syscall_tp(struct connstate_bpf *skel, const struct bpf_program *prog)
 {
-	const char *sec = bpf_program__section_name(prog);
-
-	return prog == skel->progs.tp_io_exit ||
-	       (is_syscall_tp(prog) && !strncmp(sec + 20, "sys_enter_", 10) &&
-		prog != skel->progs.tp_enter_close && prog != skel->progs.tp_enter_shutdown &&
-		prog != skel->progs.tp_enter_splice);
+	return is_syscall_tp(prog) && prog != skel->progs.tp_exit_accept4 &&
+	       prog != skel->progs.tp_exit_accept && prog != skel->progs.tp_enter_splice;
 }
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -421,7 +418,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 			sendpage ? ", tcp_sendpage" : "");
 	else if (socktp_hooks)
 		fprintf(stderr,
-			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; tracepoint/syscalls/ for accept, close, shutdown, splice)%s%s\n",
+			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; tracepoint/syscalls/ for accept and splice)%s%s\n",
 			o->hooks == LOADER_HOOKS_AUTO ? "; auto: no socket hooks: " : "",
 			o->hooks == LOADER_HOOKS_AUTO ? why : "");
 	else
