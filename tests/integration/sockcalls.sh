@@ -11,7 +11,13 @@
 #   message a socket call is, and one read with splice(2) out of the socket
 #   into a pipe (no recvmsg at all), are data connstate cannot read: the
 #   connection is marked uncertain, its states withheld, the calls counted
-#   at exit; never a wrong state.
+#   at exit; never a wrong state;
+# - the close: a server that shuts its side down, closes a dup of the
+#   socket and then the socket itself, while the client keeps its end open
+#   for 3 s: "closed" comes at the last close, not at the shutdown, not at
+#   the first close, and not when the client closes; and a server that
+#   closes with megabytes the client has not read still queued (no quick
+#   destroy of the socket): "closed" at the close.
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -23,11 +29,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit"
+checks="splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 4
+	suite_begin sockcalls 6
 else
-	suite_begin "sockcalls_$hooks" 4
+	suite_begin "sockcalls_$hooks" 6
 fi
 fail_all() {
 	for c in $checks; do fail "$c" "$1"; done
@@ -40,7 +46,7 @@ port=$(free_port)
 # from a pipe. Path /mmsg: the request is read with recvmmsg; /spliceread:
 # with splice into a pipe (the request line is peeked at to choose).
 /usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
-import ctypes, os, socket, sys
+import ctypes, os, socket, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 class iovec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
@@ -87,6 +93,19 @@ while True:
             req = c.recv(4096)
         if not req:
             break
+        if b"/bigclose" in req:
+            # a response the client does not read: the send buffer fills
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+            c.setblocking(False)
+            try:
+                while True:
+                    c.send(b"x" * 65536)
+            except BlockingIOError:
+                pass
+            print("bigclose", time.time(), flush=True)
+            c.close()
+            c = None
+            break
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
         if b"/splice " in req:
             r, w = os.pipe()
@@ -98,7 +117,18 @@ while True:
             os.close(w)
         else:
             c.sendall(body)
-    c.close()
+        if b"/dupclose" in req:
+            d = os.dup(c.fileno())
+            c.shutdown(socket.SHUT_WR)
+            time.sleep(0.5)
+            c.close()  # the dup still holds the socket
+            time.sleep(0.5)
+            print("lastclose", time.time(), flush=True)
+            os.close(d)
+            c = None
+            break
+    if c:
+        c.close()
 PY
 srv=$!
 track_pid "$srv"
@@ -109,7 +139,8 @@ cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" ||
 grep '^connstate: syscall hooks' "$work/cs.err"
 python3 - "$port" >"$work/ports" <<'PY'
 import socket, sys
-def conn(paths):
+import time
+def conn(paths, keep=0):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
     for p in paths:
         s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p)
@@ -120,13 +151,20 @@ def conn(paths):
                 raise SystemExit("server closed")
             got += b
     port = s.getsockname()[1]
+    time.sleep(keep)
     s.close()
     return port
 print("splice", conn([b"/splice", b"/splice"]))
 print("mmsg", conn([b"/mmsg"]))
 print("spliceread", conn([b"/spliceread"]))
+print("dupclose", conn([b"/dupclose"], keep=3))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /bigclose HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(3)  # not reading: the server's close finds its data unsent
+print("bigclose", s.getsockname()[1])
+s.close()
 PY
-wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 3 ]"
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 5 ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
 
@@ -173,6 +211,39 @@ PY
 }
 uncertain_check recvmmsg_marked_uncertain "$(port_of mmsg)"
 uncertain_check splice_read_marked_uncertain "$(port_of spliceread)"
+
+# closed_check NAME CLIENT SERVER_MARK STATES...: the connection's states,
+# closed by the server, and its closed line less than 1 s after the
+# server's mark (the time just before its last close)
+closed_check() {
+	local name=$1 port mark
+	port=$(port_of "$2")
+	mark=$(awk -v n="$3" '$1 == n {print $2}' "$work/server.out")
+	shift 3
+	if [ -z "$port" ] || [ -z "$mark" ]; then
+		fail "$name" "the client or server did not finish: $(tail -c 300 "$work/server.out")"
+	elif python3 - "$work/cs.out" "$port" "$mark" "$@" >"$work/why" 2>&1 <<'PY'; then
+import datetime, json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+states = [o["state"] for o in mine if o["type"] == "state"]
+assert states == sys.argv[4:], states
+closed = [o for o in mine if o["type"] == "state" and o["state"] == "closed"][0]
+t = datetime.datetime.strptime(closed["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+d = t - float(sys.argv[3])
+# dupclose: the shutdown was 1 s before the last close, the first close
+# 0.5 s; the clients close 3 s after the server
+assert -0.05 < d < 1.0, "closed %.3f s after the last close" % d
+assert closed.get("closed_by") == "server", closed
+PY
+		pass "$name"
+	else
+		fail "$name" "$(tail -c 400 "$work/why")"
+	fi
+}
+closed_check closed_at_last_close dupclose lastclose new active idle closed
+closed_check closed_with_data_queued bigclose bigclose new active closed
 
 # one recvmmsg of one message, one splice of one request: two calls
 if grep -q '^connstate: 2 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
