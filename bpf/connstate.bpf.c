@@ -1385,10 +1385,11 @@ static __always_inline __u64 ptr_value(const void *p)
  * socket calls run a program (a dd on the same host runs none). They carry
  * no payload, but the syscall that made the call is still on the task's
  * stack: its number and arguments in the user registers (bpf_task_pt_regs,
- * 5.15+) say where the bytes are, in user memory as at sys_exit. Accept,
- * close and shutdown keep their syscall tracepoints (rare calls: the
- * programs run for those numbers only), and splice its own (a read out of
- * a socket by splice goes through no recvmsg).
+ * 5.15+) say where the bytes are, in user memory as at sys_exit. Accept
+ * keeps its syscall tracepoints (the programs run for those numbers only,
+ * though every syscall then takes the tracing slow path), and splice its
+ * own (a read out of a socket by splice goes through no recvmsg); a close
+ * is found at the state change it makes (file_released()).
  */
 
 /* The payload of a socket call made by syscall nr (regs): false if the
