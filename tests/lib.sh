@@ -66,6 +66,15 @@ skip() {
 
 suite_ok() { [ "$_failed" -eq 0 ]; }
 
+# fail_all WHY: a setup that failed fails every check named in $checks,
+# then ends the suite and exits
+fail_all() {
+	local c
+	for c in $checks; do fail "$c" "$1"; done
+	suite_end
+	exit
+}
+
 suite_end() {
 	local ran=$((_passed + _failed + _skipped))
 

@@ -35,11 +35,6 @@ if [ "$hooks" = auto ]; then
 else
 	suite_begin "sockcalls_$hooks" 6
 fi
-fail_all() {
-	for c in $checks; do fail "$c" "$1"; done
-	suite_end
-	exit
-}
 
 port=$(free_port)
 # One connection at a time. Path /splice: the body of 5000 bytes is spliced

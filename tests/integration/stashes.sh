@@ -21,11 +21,6 @@ REQS=3	  # keep-alive requests per connection
 
 checks="threaded_connections_exact_records keepalive_on_one_thread_exact_records no_stash_left_after_threads_exit"
 suite_begin stashes 3
-fail_all() {
-	for c in $checks; do fail "$c" "$1"; done
-	suite_end
-	exit
-}
 
 port=$(free_port)
 # HTTP/1.1 with Content-Length: connections stay open until the client
