@@ -455,7 +455,8 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 {
 	__u64 key = (__u64)sk;
 	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns(),
-			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num) };
+			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num),
+			     .fd_seen = fd == CS_NO_FD ? 0 : fd + 1 };
 	struct cs_conn *cp;
 	struct scratch *s;
 
@@ -1421,12 +1422,33 @@ static __always_inline bool stash_regs(struct stash *st, struct pt_regs *regs, l
 	case NR_sendmsg:
 		st->kind = K_MSG;
 		return !rd;
-	case NR_sendfile: case NR_splice:
+	case NR_sendfile:
 		/* pages from a file or a pipe: counted, not copied */
+		st->kind = K_SENDFILE;
+		return !rd;
+	case NR_splice:
+		st->fd = regs->dx; /* fd_out */
 		st->kind = K_SENDFILE;
 		return !rd;
 	}
 	return false;
+}
+
+/*
+ * The syscall's descriptor is c's socket: a socket call can run inside a
+ * syscall that is not its own (io_uring's task work runs at the exit of
+ * whatever syscall the task made, read() of a pipe included), and then the
+ * registers point at another buffer. The descriptor the connection was
+ * last used through passes at once; another is walked to its socket once.
+ */
+static __always_inline bool fd_is_conn(struct cs_conn *c, __u32 fd, __u64 key)
+{
+	if (c->fd_seen == fd + 1)
+		return true;
+	if ((__u64)file_to_sock(fd_to_file(fd)) != key)
+		return false;
+	c->fd_seen = fd + 1;
+	return true;
 }
 
 static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u8 dir)
@@ -1454,7 +1476,8 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	/* an io_uring worker (or a kernel thread) made no syscall: its
 	 * registers would pass for a read(0, NULL) */
 	if ((task->flags & (PF_IO_WORKER | PF_KTHREAD)) ||
-	    (task->thread_info.status & TS_COMPAT) || !stash_regs(&st, regs, regs->orig_ax)) {
+	    (task->thread_info.status & TS_COMPAT) || !stash_regs(&st, regs, regs->orig_ax) ||
+	    !fd_is_conn(c, st.fd, key)) {
 		io_unread(c);
 		return 0;
 	}

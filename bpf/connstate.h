@@ -141,6 +141,8 @@ struct cs_conn {
 	__u8 h2_hlen[2];	 /* bytes of a frame header cut by a syscall's end */
 	__u8 h2_hdr[2][CS_FRAME_HDR]; /* ... and those bytes */
 	__u32 h2_rem[2];	 /* from the next syscall's start to its first frame header */
+	__u32 fd_seen; /* sock tracepoints: 1 + the descriptor a syscall last
+			* used it through (0: none yet) */
 };
 
 enum cs_h2 {

@@ -12,6 +12,9 @@
 #   into a pipe (no recvmsg at all), are data connstate cannot read: the
 #   connection is marked uncertain, its states withheld, the calls counted
 #   at exit; never a wrong state;
+# - a request read through a dup of the accepted descriptor, the next one
+#   through the descriptor itself: both followed (the sock tracepoints check
+#   that the syscall's descriptor is the connection's socket);
 # - the close: a server that shuts its side down, closes a dup of the
 #   socket and then the socket itself, while the client keeps its end open
 #   for 3 s: "closed" comes at the last close, not at the shutdown, not at
@@ -29,11 +32,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 6
+	suite_begin sockcalls 7
 else
-	suite_begin "sockcalls_$hooks" 6
+	suite_begin "sockcalls_$hooks" 7
 fi
 
 port=$(free_port)
@@ -84,6 +87,10 @@ while True:
             req = recvmmsg(c.fileno())
         elif b"/spliceread" in line:
             req = splice_read(c.fileno())
+        elif b"/dupread" in line:
+            d = os.dup(c.fileno())
+            req = os.read(d, 4096)
+            os.close(d)
         else:
             req = c.recv(4096)
         if not req:
@@ -149,6 +156,7 @@ def conn(paths, keep=0):
     time.sleep(keep)
     s.close()
     return port
+print("dupread", conn([b"/dupread", b"/plain"]))
 print("splice", conn([b"/splice", b"/splice"]))
 print("mmsg", conn([b"/mmsg"]))
 print("spliceread", conn([b"/spliceread"]))
@@ -159,9 +167,25 @@ time.sleep(3)  # not reading: the server's close finds its data unsent
 print("bigclose", s.getsockname()[1])
 s.close()
 PY
-wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 5 ]"
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 6 ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
+
+if python3 - "$work/cs.out" "$(port_of dupread)" >"$work/why" 2>&1 <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+states = [o["state"] for o in mine if o["type"] == "state"]
+reqs = [(o["path"], o["status"], o["complete"]) for o in mine if o["type"] == "request"]
+bad = [o for o in mine if o["type"] == "warning" or o.get("uncertain")]
+assert states == ["new", "active", "idle", "active", "idle", "closed"], states
+assert reqs == [("/dupread", 200, True), ("/plain", 200, True)], reqs
+assert not bad, bad
+PY
+	pass dup_read_followed
+else
+	fail dup_read_followed "$(tail -c 400 "$work/why")"
+fi
 
 sport=$(port_of splice)
 if [ -z "$sport" ]; then
