@@ -143,7 +143,7 @@ else
 	if [ "$rc" -ne 0 ]; then
 		fail auto_hooks_take_sock_tracepoints "exit $rc"
 	elif ! grep -q '^connstate: syscall hooks: sock-tracepoints (.*); auto: no socket hooks: fentry refused (Operation not permitted' "$work/auto.err"; then
-		fail auto_hooks_take_sock_tracepoints "no fallback line: $(grep 'hooks' "$work/auto.err")"
+		fail auto_hooks_take_sock_tracepoints "no such hooks line: $(grep 'hooks' "$work/auto.err")"
 	else
 		pass auto_hooks_take_sock_tracepoints
 	fi
