@@ -1225,10 +1225,25 @@ int tp_exit_close(struct trace_event_raw_sys_exit *ctx)
 	return close_exit(ctx->ret);
 }
 
+/* SHUTDOWN for tracked connection c, after its held bytes: the syscall
+ * hooks' and the socket hooks' alike. */
+static __always_inline void send_shutdown(__u64 key, struct cs_conn *c, __u32 tgid, __u32 fd,
+					  long how)
+{
+	struct scratch *s;
+
+	flush_held(c, key);
+	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
+	if (!s)
+		return;
+	s->e.fd = fd;
+	s->e.ret = how;
+	event_submit(s, c);
+}
+
 static __always_inline int shutdown_enter(__u32 fd, long how)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct scratch *s;
 	struct cs_conn *c;
 	struct sock *sk;
 	__u64 key;
@@ -1240,13 +1255,7 @@ static __always_inline int shutdown_enter(__u32 fd, long how)
 	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
 	if (!c)
 		return 0;
-	flush_held(c, key);
-	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
-	if (!s)
-		return 0;
-	s->e.fd = fd;
-	s->e.ret = how;
-	event_submit(s, c);
+	send_shutdown(key, c, tgid, fd, how);
 	return 0;
 }
 
@@ -1882,7 +1891,6 @@ SEC("fentry/inet_shutdown")
 int BPF_PROG(fe_inet_shutdown, struct socket *sock, int how)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct scratch *s;
 	struct cs_conn *c;
 	__u64 key;
 
@@ -1892,12 +1900,6 @@ int BPF_PROG(fe_inet_shutdown, struct socket *sock, int how)
 	c = key ? bpf_map_lookup_elem(&conns, &key) : NULL;
 	if (!c)
 		return 0;
-	flush_held(c, key);
-	s = event_begin(CS_EV_SHUTDOWN, key, tgid);
-	if (!s)
-		return 0;
-	s->e.fd = CS_NO_FD;
-	s->e.ret = how;
-	event_submit(s, c);
+	send_shutdown(key, c, tgid, CS_NO_FD, how);
 	return 0;
 }

@@ -119,7 +119,7 @@ static bool is_socket_hook(const struct bpf_program *prog)
 /* A syscall program the sock tracepoints do without: all but accept's
  * and splice's (a read out of a socket by splice is no recvmsg); close is
  * found at the state change tcp_close() makes (bpf: file_released) */
-static bool is_io_syscall_tp(struct connstate_bpf *skel, const struct bpf_program *prog)
+static bool socktp_drops(struct connstate_bpf *skel, const struct bpf_program *prog)
 {
 	return is_syscall_tp(prog) && prog != skel->progs.tp_exit_accept4 &&
 	       prog != skel->progs.tp_exit_accept && prog != skel->progs.tp_enter_splice;
@@ -383,7 +383,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	raw_hooks = o->hooks == LOADER_HOOKS_RAW;
 	bpf_object__for_each_program(prog, skel->obj) {
 		if (((raw_hooks || socket_hooks) && is_syscall_tp(prog)) ||
-		    (socktp_hooks && is_io_syscall_tp(skel, prog)) ||
+		    (socktp_hooks && socktp_drops(skel, prog)) ||
 		    (!socket_hooks && is_socket_hook(prog)))
 			bpf_program__set_autoload(prog, false);
 	}

@@ -88,13 +88,22 @@ if ! grep -Eq '^oracle: [1-9][0-9]* passed, 0 failed' /tmp/oracle.out; then
 	echo "vmtest: oracle ran no scenario or some failed (rc $rc)"
 	[ "$rc" != 0 ] || rc=1
 fi
+# oracle_in MODE: the HTTP/1 oracle again with --hooks=MODE (run.sh passes
+# ORACLE_CS_ARGS to connstate)
+oracle_in() {
+	ORACLE_CS_ARGS=--hooks=$1 /oracle/run.sh --connstate /bin/connstate --bin /bin \
+		--no-build --expected /oracle/expected.txt 2>&1 |
+		sed "s/^oracle:/oracle ($1):/" | tee "/tmp/oracle_$1.out"
+	if ! grep -Eq "^oracle \\($1\\): [1-9][0-9]* passed, 0 failed" "/tmp/oracle_$1.out"; then
+		echo "vmtest: oracle with --hooks=$1 ran no scenario or some failed"
+		rc=1
+	fi
+}
 # connstate's default hooks (auto) are the socket hooks on these kernels,
-# which allow fentry: the HTTP/1 oracle again with the raw sys_enter/sys_exit
-# programs (--hooks=raw) and with the syscall tracepoints, and each mode's
-# -v line for the log
+# which allow fentry: each mode's -v line for the log, then the HTTP/1
+# oracle again with the raw sys_enter/sys_exit programs, the syscall
+# tracepoints and, where the kernel has them, the sock tracepoints
 if [ "$with_connstate" = 1 ]; then
-	printf '#!/bin/sh\nexec /bin/connstate --hooks=raw "$@"\n' >/tmp/cs-raw
-	chmod +x /tmp/cs-raw
 	for h in auto raw socket tracepoints sock-tracepoints; do
 		sleep 1000 & sl=$!
 		/bin/connstate -v --hooks=$h -p "$sl" 2>&1 >/dev/null |
@@ -108,35 +117,13 @@ if [ "$with_connstate" = 1 ]; then
 		echo "vmtest: auto and --hooks=socket did not both choose the socket hooks"
 		rc=1
 	fi
-	/oracle/run.sh --connstate /tmp/cs-raw --bin /bin --no-build \
-		--expected /oracle/expected.txt 2>&1 | sed 's/^oracle:/oracle (raw):/' |
-		tee /tmp/oracle_raw.out
-	if ! grep -Eq '^oracle \(raw\): [1-9][0-9]* passed, 0 failed' /tmp/oracle_raw.out; then
-		echo "vmtest: oracle with --hooks=raw ran no scenario or some failed"
-		rc=1
-	fi
-	printf '#!/bin/sh\nexec /bin/connstate --hooks=tracepoints "$@"\n' >/tmp/cs-tp
-	chmod +x /tmp/cs-tp
-	/oracle/run.sh --connstate /tmp/cs-tp --bin /bin --no-build \
-		--expected /oracle/expected.txt 2>&1 | sed 's/^oracle:/oracle (tracepoints):/' |
-		tee /tmp/oracle_tp.out
-	if ! grep -Eq '^oracle \(tracepoints\): [1-9][0-9]* passed, 0 failed' /tmp/oracle_tp.out; then
-		echo "vmtest: oracle with --hooks=tracepoints ran no scenario or some failed"
-		rc=1
-	fi
+	oracle_in raw
+	oracle_in tracepoints
 	# the sock tracepoints exist from 6.3 on (6.12 here): the oracle in
 	# that mode too, where auto would take it if fentry were refused
 	kv=$(uname -r | awk -F. '{ print $1 * 100 + $2 }')
 	if grep -q '^connstate: syscall hooks: sock-tracepoints' /tmp/hooks.out; then
-		printf '#!/bin/sh\nexec /bin/connstate --hooks=sock-tracepoints "$@"\n' >/tmp/cs-stp
-		chmod +x /tmp/cs-stp
-		/oracle/run.sh --connstate /tmp/cs-stp --bin /bin --no-build \
-			--expected /oracle/expected.txt 2>&1 |
-			sed 's/^oracle:/oracle (sock-tracepoints):/' | tee /tmp/oracle_stp.out
-		if ! grep -Eq '^oracle \(sock-tracepoints\): [1-9][0-9]* passed, 0 failed' /tmp/oracle_stp.out; then
-			echo "vmtest: oracle with --hooks=sock-tracepoints ran no scenario or some failed"
-			rc=1
-		fi
+		oracle_in sock-tracepoints
 	elif [ "$kv" -ge 603 ]; then
 		echo "vmtest: kernel $(uname -r) has the sock tracepoints, but connstate did not take them"
 		rc=1
