@@ -130,6 +130,33 @@ struct {
 	__type(value, __u8);
 } listen_ports SEC(".maps");
 
+/* Every local port a tracked connection can have (the targets' listening
+ * ports, set by the user side, and every accepted socket's, set at accept):
+ * a cheap first filter for the hooks that run for every TCP socket on the
+ * host, before the hash lookups. Never cleared: a port too many costs a
+ * lookup, a port too few would lose a connection. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} port_seen SEC(".maps");
+
+/* Whether a socket with this local port may be a tracked connection. A
+ * socket's inet_num (skc_num) is zeroed when it reaches CLOSE
+ * (inet_put_port), and the reads, closes and destroy of a reset connection
+ * come after that: port 0 always passes. */
+static __always_inline bool port_maybe_tracked(__u16 port)
+{
+	__u32 idx = port;
+	__u8 *v;
+
+	if (!port)
+		return true;
+	v = bpf_map_lookup_elem(&port_seen, &idx);
+	return v && *v;
+}
+
 /* One entry per thread (pid_tgid), reused: an exit marks it taken instead
  * of deleting it, and the thread's exit deletes it (tp_exit). A hash insert
  * and delete per syscall cost about 230 ns of the 1.1 us an enter and exit
@@ -290,6 +317,18 @@ static __always_inline __u32 clamped(__u64 v, __u32 max)
 {
 	asm volatile("" : "+r"(v));
 	return v > max ? max : v;
+}
+
+/* A BTF pointer's value as a plain number, for the global functions,
+ * which take scalars only. It costs a helper call (about 35 ns): the sock
+ * tracepoints key their lookups with the pointer itself, and call this on
+ * the way into the HTTP/2 walk alone. */
+static __always_inline __u64 ptr_value(const void *p)
+{
+	__u64 r = 0;
+
+	bpf_probe_read_kernel(&r, sizeof(r), &p);
+	return r;
 }
 
 /* Slot 0 holds the event being built; slot 1 the held reads sent ahead of it. */
@@ -459,6 +498,8 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 			     .fd_seen = fd == CS_NO_FD ? 0 : fd + 1 };
 	struct cs_conn *cp;
 	struct scratch *s;
+	__u8 *seen;
+	__u32 idx;
 
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
@@ -469,6 +510,10 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 		stat_inc(CS_STAT_CONN_MAP_FULL);
 		return NULL;
 	}
+	idx = c.lport;
+	seen = bpf_map_lookup_elem(&port_seen, &idx);
+	if (seen)
+		*seen = 1;
 	cp = bpf_map_lookup_elem(&conns, &key);
 	s = event_begin(type, key, tgid);
 	if (!s || !cp)
@@ -945,20 +990,21 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 }
 
 /* The end of thread id's read or write st, which returned ret: the event,
- * with the payload copied from user memory. */
-static __always_inline int io_finish(__u64 id, struct stash *stp, long ret)
+ * with the payload copied from user memory. c is st's connection if the
+ * caller has looked it up (NULL: look it up here). */
+static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, struct cs_conn *c)
 {
 	struct stash st = *stp;
 	struct user_msghdr msg;
 	struct scratch *s;
-	struct cs_conn *c;
 	enum hold hold;
 	__u64 off = 0;
 
 	/* Would-block says nothing about the connection; a zero write neither. */
 	if (ret == -EAGAIN || (ret == 0 && st.dir == CS_EV_WRITE))
 		return 0;
-	c = bpf_map_lookup_elem(&conns, &st.sk);
+	if (!c)
+		c = bpf_map_lookup_elem(&conns, &st.sk);
 	if (!c)
 		return 0;
 	s = event_begin(st.dir, st.sk, id >> 32);
@@ -1003,7 +1049,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret)
 		}
 		if (c->h2 == CS_H2_YES) {
 			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret)) {
-				h2_walk(s, c, st.sk, st.dir == CS_EV_WRITE, ret, off);
+				h2_walk(s, c, ptr_value((void *)st.sk), st.dir == CS_EV_WRITE, ret, off);
 			} else {
 				c->h2 = CS_H2_LOST;
 				s->e.flags |= CS_F_WALK_CUT;
@@ -1028,7 +1074,7 @@ static __always_inline int io_exit(long ret)
 
 	if (stopping || !stash_take(id, &st))
 		return 0;
-	return io_finish(id, &st, ret);
+	return io_finish(id, &st, ret, NULL);
 }
 
 SEC("tracepoint/syscalls/sys_enter_read")
@@ -1377,17 +1423,6 @@ static __always_inline long opaque_ret(int ret)
 	return r;
 }
 
-/* A BTF pointer's value as a plain number, for the global functions,
- * which take scalars (the socket hooks' key comes back from the stash
- * map as one; the sock tracepoints keep no stash). */
-static __always_inline __u64 ptr_value(const void *p)
-{
-	__u64 r = 0;
-
-	bpf_probe_read_kernel(&r, sizeof(r), &p);
-	return r;
-}
-
 /*
  * The sock tracepoints (--hooks=sock-tracepoints): sock:sock_recv_length
  * and sock:sock_send_length fire at the end of every socket's recvmsg and
@@ -1472,9 +1507,10 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 
 	/* would-block (half of a server's reads) ends here, before any lookup */
 	if (ret == -EAGAIN || (ret == 0 && dir == CS_EV_WRITE) ||
-	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !syscall_wanted(tgid) || !sk)
+	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !sk ||
+	    !port_maybe_tracked(sk->__sk_common.skc_num) || !syscall_wanted(tgid))
 		return 0;
-	key = ptr_value(sk);
+	key = (__u64)sk;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
 		return 0;
@@ -1491,19 +1527,19 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 		return 0;
 	}
 	st.tls = note_tls_call(id, key, c->gen);
-	return io_finish(id, &st, ret);
+	return io_finish(id, &st, ret, c);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sk_recv_length, struct sock *sk, int ret, int flags)
 {
-	return sock_length(sk, opaque_ret(ret), flags, CS_EV_READ);
+	return sock_length(sk, ret, flags, CS_EV_READ);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sk_send_length, struct sock *sk, int ret, int flags)
 {
-	return sock_length(sk, opaque_ret(ret), flags, CS_EV_WRITE);
+	return sock_length(sk, ret, flags, CS_EV_WRITE);
 }
 
 /*
@@ -1534,54 +1570,84 @@ static __always_inline bool file_released(struct sock *sk)
 	return cnt == 0;
 }
 
-/* Runs in softirq for any socket on the host: the pid here means nothing
- * (but for the close found by file_released(), made in the closing task). */
-SEC("tracepoint/sock/inet_sock_set_state")
-int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* A TCP state change of socket key (sk): runs in softirq for any socket
+ * on the host, so the pid means nothing (but for the close found by
+ * file_released(), made in the closing task). */
+static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, int old, int new,
+					bool has_file)
 {
-	__u64 key = (__u64)ctx->skaddr;
 	struct scratch *s;
 	struct cs_conn *c;
 
-	if (stopping)
-		return 0;
-
-	if (ctx->protocol != IPPROTO_TCP || (ctx->oldstate != TCP_ESTABLISHED && !socktp_hooks))
+	/* only the first change out of ESTABLISHED, and under the sock
+	 * tracepoints a close, which a socket without a file cannot be */
+	if (stopping || (old != TCP_ESTABLISHED && !(socktp_hooks && has_file)) ||
+	    !port_maybe_tracked(port))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
 	/* the user side wants only who ended it: the first change */
-	if (ctx->oldstate == TCP_ESTABLISHED && !c->state_told) {
+	if (old == TCP_ESTABLISHED && !c->state_told) {
 		c->state_told = 1;
 		s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
 		if (s) {
-			s->e.tcp_old = ctx->oldstate;
-			s->e.tcp_new = ctx->newstate;
+			s->e.tcp_old = old;
+			s->e.tcp_new = new;
 			event_submit(s, c);
 		}
 	}
 	/* the sock tracepoints hook no close(): see file_released() */
-	if (socktp_hooks && file_released((struct sock *)ctx->skaddr))
+	if (socktp_hooks && file_released(sk))
 		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0);
 	return 0;
 }
 
 /* The socket is freed: a connection whose close we did not see ends here. */
+static __always_inline int sock_destroyed(__u64 key, __u16 port)
+{
+	struct cs_conn *c;
+
+	if (stopping || !port_maybe_tracked(port))
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c)
+		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0);
+	return 0;
+}
+
+/* The tracepoint programs build the trace record before they run (its
+ * addresses too); the BTF ones below, taken with the kernel's own BTF
+ * (the socket hooks and the sock tracepoints), get the arguments as they
+ * are. The loader loads one pair. */
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return state_change((__u64)ctx->skaddr, (struct sock *)ctx->skaddr, ctx->sport,
+			    ctx->oldstate, ctx->newstate, true);
+}
+
 SEC("tracepoint/tcp/tcp_destroy_sock")
 int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	__u64 key = (__u64)ctx->skaddr;
-	struct cs_conn *c;
+	return sock_destroyed((__u64)ctx->skaddr, ctx->sport);
+}
 
-	if (stopping)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(bt_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	return state_change((__u64)sk, sk, sk->__sk_common.skc_num, oldstate, newstate,
+			    sk->sk_socket);
+}
 
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c)
-		return 0;
-	conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0);
-	return 0;
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(bt_destroy_sock, struct sock *sk)
+{
+	return sock_destroyed((__u64)sk, sk->__sk_common.skc_num);
 }
 
 /* A target's new process (not a new thread) becomes a target too. */

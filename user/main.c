@@ -221,6 +221,17 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* A port the targets listen on: its sockets are adopted, and pass the
+ * kernel's first filter (port_seen). */
+static void add_listen_port(struct app *a, uint16_t port)
+{
+	__u32 idx = port;
+	__u8 one = 1;
+
+	bpf_map_update_elem(bpf_map__fd(a->skel->maps.port_seen), &idx, &one, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(a->skel->maps.listen_ports), &port, &one, BPF_ANY);
+}
+
 /* Adds pid's processes to the kernel's targets and its ports to listen_ports. */
 static void add_target(struct app *a, pid_t pid, int slot)
 {
@@ -230,8 +241,7 @@ static void add_target(struct app *a, pid_t pid, int slot)
 	__u32 key = pid;
 
 	for (i = 0; i < n; i++)
-		bpf_map_update_elem(bpf_map__fd(a->skel->maps.listen_ports), &ports[i], &one,
-				    BPF_ANY);
+		add_listen_port(a, ports[i]);
 	bpf_map_update_elem(bpf_map__fd(a->skel->maps.targets), &key, &one, BPF_ANY);
 	live_add(a, pid, slot);
 }
@@ -304,14 +314,12 @@ static void add_cgroup(struct app *a)
 	uint16_t ports[MAX_PORTS];
 	const char *name = strrchr(a->cg.path, '/');
 	size_t n = cgroup_pids(&a->cg, procs, MAX_TARGETS), i, k, np;
-	__u8 one = 1;
 
 	stats_target(a->stats, 0, name ? name + 1 : a->cg.path);
 	for (i = 0; i < n; i++) {
 		np = proc_listen_ports(procs[i], ports, MAX_PORTS);
 		for (k = 0; k < np; k++)
-			bpf_map_update_elem(bpf_map__fd(a->skel->maps.listen_ports), &ports[k],
-					    &one, BPF_ANY);
+			add_listen_port(a, ports[k]);
 	}
 }
 

@@ -21,6 +21,9 @@
 #   the first close, and not when the client closes; and a server that
 #   closes with megabytes the client has not read still queued (no quick
 #   destroy of the socket): "closed" at the close.
+# - a listener the server opens after connstate attached: its connection
+#   is followed whole (the kernel's port filter learns its port at the
+#   accept), closed by the client.
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -32,11 +35,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued late_listener_followed"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 7
+	suite_begin sockcalls 8
 else
-	suite_begin "sockcalls_$hooks" 7
+	suite_begin "sockcalls_$hooks" 8
 fi
 
 port=$(free_port)
@@ -119,6 +122,17 @@ while True:
             os.close(w)
         else:
             c.sendall(body)
+        if b"/newport" in req:
+            # a listener opened now, after connstate attached
+            ls2 = socket.socket()
+            ls2.bind(("127.0.0.1", 0))
+            ls2.listen(1)
+            print("newport", ls2.getsockname()[1], flush=True)
+            c2, _ = ls2.accept()
+            while c2.recv(4096):
+                c2.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + body)
+            c2.close()
+            ls2.close()
         if b"/dupclose" in req:
             d = os.dup(c.fileno())
             c.shutdown(socket.SHUT_WR)
@@ -139,11 +153,11 @@ wait_until 10 grep -q ready "$work/server.out" ||
 cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" ||
 	fail_all "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"
 grep '^connstate: syscall hooks' "$work/cs.err"
-python3 - "$port" >"$work/ports" <<'PY'
+python3 - "$port" "$work/server.out" >"$work/ports" <<'PY'
 import socket, sys
 import time
-def conn(paths, keep=0):
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def conn(paths, keep=0, port=int(sys.argv[1])):
+    s = socket.create_connection(("127.0.0.1", port))
     for p in paths:
         s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p)
         got = b""
@@ -161,13 +175,20 @@ print("splice", conn([b"/splice", b"/splice"]))
 print("mmsg", conn([b"/mmsg"]))
 print("spliceread", conn([b"/spliceread"]))
 print("dupclose", conn([b"/dupclose"], keep=3))
+conn([b"/newport"])
+for _ in range(100):
+    late = [l.split()[1] for l in open(sys.argv[2]) if l.startswith("newport ")]
+    if late:
+        break
+    time.sleep(0.1)
+print("newport", conn([b"/plain", b"/plain"], port=int(late[0])))
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"GET /bigclose HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(3)  # not reading: the server's close finds its data unsent
 print("bigclose", s.getsockname()[1])
 s.close()
 PY
-wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 6 ]"
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 8 ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
 
@@ -263,6 +284,24 @@ PY
 }
 closed_check closed_at_last_close dupclose lastclose new active idle closed
 closed_check closed_with_data_queued bigclose bigclose new active closed
+
+if python3 - "$work/cs.out" "$(port_of newport)" >"$work/why" 2>&1 <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+states = [o["state"] for o in mine if o["type"] == "state"]
+reqs = [(o["path"], o["status"], o["complete"]) for o in mine if o["type"] == "request"]
+bad = [o for o in mine if o["type"] == "warning" or o.get("uncertain")]
+assert sys.argv[2], "the client did not finish"
+assert states == ["new", "active", "idle", "active", "idle", "closed"], states
+assert reqs == [("/plain", 200, True)] * 2, reqs
+assert mine[-1].get("closed_by") == "client", mine[-1]
+assert not bad, bad
+PY
+	pass late_listener_followed
+else
+	fail late_listener_followed "$(tail -c 400 "$work/why")"
+fi
 
 # one recvmmsg of one message, one splice of one request: two calls
 if grep -q '^connstate: 2 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
