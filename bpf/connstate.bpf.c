@@ -1183,9 +1183,10 @@ static __always_inline bool file_last_ref(struct file *file)
 
 /* The end of tracked connection c (key): its last event (CLOSE or
  * DESTROY), then it is tracked no more; an end the ring buffer had no room
- * for is kept in unseen_ends for the user side. */
-static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
-				     __u32 fd, long ret)
+ * for is kept in unseen_ends for the user side. tcp_old and tcp_new: the
+ * first change out of ESTABLISHED, when the close made it (else 0). */
+static __always_inline void conn_end_state(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
+					   __u32 fd, long ret, __u8 tcp_old, __u8 tcp_new)
 {
 	struct scratch *s;
 
@@ -1194,10 +1195,18 @@ static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, _
 	if (s) {
 		s->e.fd = fd;
 		s->e.ret = ret;
+		s->e.tcp_old = tcp_old;
+		s->e.tcp_new = tcp_new;
 		if (!event_submit(s, c))
 			record_unseen_end(key, c);
 	}
 	bpf_map_delete_elem(&conns, &key);
+}
+
+static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
+				     __u32 fd, long ret)
+{
+	conn_end_state(key, c, type, tgid, fd, ret, 0, 0);
 }
 
 /* The last close of a tracked connection's socket, for close_exit (the
@@ -1578,6 +1587,7 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 {
 	struct scratch *s;
 	struct cs_conn *c;
+	bool first;
 
 	/* only the first change out of ESTABLISHED, and under the sock
 	 * tracepoints a close, which a socket without a file cannot be */
@@ -1588,18 +1598,24 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	if (!c)
 		return 0;
 	/* the user side wants only who ended it: the first change */
-	if (old == TCP_ESTABLISHED && !c->state_told) {
+	first = old == TCP_ESTABLISHED && !c->state_told;
+	if (first)
 		c->state_told = 1;
-		s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
-		if (s) {
-			s->e.tcp_old = old;
-			s->e.tcp_new = new;
-			event_submit(s, c);
-		}
+	/* the sock tracepoints hook no close(): see file_released(). A close
+	 * that is also the first change (the server's) says both at once. */
+	if (socktp_hooks && file_released(sk)) {
+		conn_end_state(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0,
+			       first ? old : 0, first ? new : 0);
+		return 0;
 	}
-	/* the sock tracepoints hook no close(): see file_released() */
-	if (socktp_hooks && file_released(sk))
-		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0);
+	if (!first)
+		return 0;
+	s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
+	if (s) {
+		s->e.tcp_old = old;
+		s->e.tcp_new = new;
+		event_submit(s, c);
+	}
 	return 0;
 }
 

@@ -1056,6 +1056,8 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 		break;
 	case CS_EV_CLOSE:
 	case CS_EV_DESTROY:
+		/* a close found at its state change says the change too */
+		on_tcp_state(c, e);
 		on_close(t, c);
 		break;
 	}

@@ -21,6 +21,8 @@
 #   the first close, and not when the client closes; and a server that
 #   closes with megabytes the client has not read still queued (no quick
 #   destroy of the socket): "closed" at the close.
+# - a server that closes with a request unread (the kernel resets the
+#   connection in the close): closed by "reset", at the close;
 # - a listener the server opens after connstate attached: its connection
 #   is followed whole (the kernel's port filter learns its port at the
 #   accept), closed by the client.
@@ -35,11 +37,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued late_listener_followed"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 8
+	suite_begin sockcalls 9
 else
-	suite_begin "sockcalls_$hooks" 8
+	suite_begin "sockcalls_$hooks" 9
 fi
 
 port=$(free_port)
@@ -122,6 +124,12 @@ while True:
             os.close(w)
         else:
             c.sendall(body)
+        if b"/unreadclose" in req:
+            time.sleep(0.5)  # the client's next request arrives, unread
+            print("unreadclose", time.time(), flush=True)
+            c.close()
+            c = None
+            break
         if b"/newport" in req:
             # a listener opened now, after connstate attached
             ls2 = socket.socket()
@@ -175,6 +183,15 @@ print("splice", conn([b"/splice", b"/splice"]))
 print("mmsg", conn([b"/mmsg"]))
 print("spliceread", conn([b"/spliceread"]))
 print("dupclose", conn([b"/dupclose"], keep=3))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /unreadclose HTTP/1.1\r\nHost: x\r\n\r\n")
+got = b""
+while not got.endswith(b"b" * 5000):
+    got += s.recv(65536)
+s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(1.5)
+print("unreadclose", s.getsockname()[1])
+s.close()
 conn([b"/newport"])
 for _ in range(100):
     late = [l.split()[1] for l in open(sys.argv[2]) if l.startswith("newport ")]
@@ -188,7 +205,7 @@ time.sleep(3)  # not reading: the server's close finds its data unsent
 print("bigclose", s.getsockname()[1])
 s.close()
 PY
-wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 8 ]"
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 9 ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
 
@@ -275,7 +292,8 @@ d = t - float(sys.argv[3])
 # dupclose: the shutdown was 1 s before the last close, the first close
 # 0.5 s; the clients close 3 s after the server
 assert -0.05 < d < 1.0, "closed %.3f s after the last close" % d
-assert closed.get("closed_by") == "server", closed
+import os
+assert closed.get("closed_by") == os.environ.get("RESET_CLOSER", "server"), closed
 PY
 		pass "$name"
 	else
@@ -284,6 +302,8 @@ PY
 }
 closed_check closed_at_last_close dupclose lastclose new active idle closed
 closed_check closed_with_data_queued bigclose bigclose new active closed
+RESET_CLOSER=reset closed_check closed_by_reset_with_request_unread unreadclose unreadclose \
+	new active idle closed
 
 if python3 - "$work/cs.out" "$(port_of newport)" >"$work/why" 2>&1 <<'PY'; then
 import json, sys

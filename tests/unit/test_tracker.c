@@ -11,17 +11,24 @@
 #include "events.h"
 
 #define SK 0xffff888012345600ull
+/* the kernel's TCP states (include/net/tcp_states.h) */
+#define TCP_ESTABLISHED 1
+#define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
 
 static char states[1024];   /* "new active idle closed" */
 static char requests[2048]; /* "GET /a 200;" */
 static int warnings;
 static char streams[256]; /* "1 HTTP/2;" per request with a stream id */
+static char closed_by[32];  /* the closer when closed */
 
 static void on_state(void *ctx, const struct tr_conn *c, enum cs_state prev, uint64_t ts)
 {
 	size_t n = strlen(states);
 
 	snprintf(states + n, sizeof(states) - n, "%s%s", n ? " " : "", cs_state_name(c->state));
+	if (c->state == CS_ST_CLOSED)
+		snprintf(closed_by, sizeof(closed_by), "%s", cs_closer_name(c->closer));
 }
 
 static void on_request(void *ctx, const struct tr_conn *c, const struct tr_request *r,
@@ -45,7 +52,7 @@ static const struct tracker_ops ops = { on_state, on_request, on_warning };
 
 static int setup(void **st)
 {
-	states[0] = requests[0] = streams[0] = '\0';
+	states[0] = requests[0] = streams[0] = closed_by[0] = '\0';
 	warnings = 0;
 	*st = tracker_new(&ops, NULL);
 	return *st ? 0 : -1;
@@ -70,6 +77,47 @@ static void connect_then_close_gives_new_closed(void **st)
 	ev_simple(*st, CS_EV_CLOSE, SK);
 	assert_string_equal(states, "new closed");
 	assert_string_equal(requests, "");
+}
+
+/* The first change out of ESTABLISHED says who ended the connection; the
+ * sock tracepoints send it in the CLOSE event when the close made it. */
+static void tcp_state_then_close_names_the_closer(void **st)
+{
+	struct test_event t;
+
+	ev_accept(*st, SK, 1000);
+	ev_make(&t, CS_EV_TCP_STATE, SK);
+	t.e.tcp_old = TCP_ESTABLISHED;
+	t.e.tcp_new = TCP_CLOSE_WAIT;
+	tracker_event(*st, &t.e, t.data);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new closed");
+	assert_string_equal(closed_by, "client");
+}
+
+/* A server's close with a request unread resets (ESTABLISHED -> CLOSE in
+ * tcp_close): "reset", where a close alone would say "server". */
+static void close_with_its_state_change_names_the_closer(void **st)
+{
+	struct test_event t;
+
+	ev_accept(*st, SK, 1000);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, OK_5);
+	ev_make(&t, CS_EV_CLOSE, SK);
+	t.e.tcp_old = TCP_ESTABLISHED;
+	t.e.tcp_new = TCP_CLOSE;
+	tracker_event(*st, &t.e, t.data);
+	assert_string_equal(states, "new active idle closed");
+	assert_string_equal(closed_by, "reset");
+}
+
+static void close_alone_is_the_servers(void **st)
+{
+	ev_accept(*st, SK, 1000);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new closed");
+	assert_string_equal(closed_by, "server");
 }
 
 static void partial_header_then_close_gives_active(void **st)
@@ -1095,6 +1143,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(connect_then_close_gives_new_closed),
+		T(tcp_state_then_close_names_the_closer),
+		T(close_with_its_state_change_names_the_closer),
+		T(close_alone_is_the_servers),
 		T(partial_header_then_close_gives_active),
 		T(garbage_gets_400_and_closes),
 		T(bad_request_line_answered_before_header_end),
