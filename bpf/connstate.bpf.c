@@ -1663,7 +1663,11 @@ int BPF_PROG(bt_set_state, struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(bt_destroy_sock, struct sock *sk)
 {
-	return sock_destroyed((__u64)sk, sk->__sk_common.skc_num);
+	/* inet_num is 0 by now (inet_put_port): the port filter takes
+	 * inet_sport, which stays, as the tracefs program's sport */
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return sock_destroyed((__u64)sk, tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0);
 }
 
 /* A target's new process (not a new thread) becomes a target too. */
