@@ -501,6 +501,12 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	__u8 *seen;
 	__u32 idx;
 
+	/* its port first: a state change on another CPU that finds the
+	 * entry must not have been filtered out by its port */
+	idx = c.lport;
+	seen = bpf_map_lookup_elem(&port_seen, &idx);
+	if (seen)
+		*seen = 1;
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
 	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
@@ -510,10 +516,6 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 		stat_inc(CS_STAT_CONN_MAP_FULL);
 		return NULL;
 	}
-	idx = c.lport;
-	seen = bpf_map_lookup_elem(&port_seen, &idx);
-	if (seen)
-		*seen = 1;
 	cp = bpf_map_lookup_elem(&conns, &key);
 	s = event_begin(type, key, tgid);
 	if (!s || !cp)
