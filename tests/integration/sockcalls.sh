@@ -209,21 +209,34 @@ wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 9 ]
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
 
-if python3 - "$work/cs.out" "$(port_of dupread)" >"$work/why" 2>&1 <<'PY'; then
+# followed_check NAME CLIENT CLOSER PATH...: the connection followed whole:
+# new, active and idle per request (PATHs, 200, complete), closed (by
+# CLOSER, unless "-"), no warning, nothing uncertain
+followed_check() {
+	local name=$1 port closer=$3
+	port=$(port_of "$2")
+	shift 3
+	if [ -z "$port" ]; then
+		fail "$name" "the client did not finish: $(tail -c 300 "$work/server.out")"
+	elif python3 - "$work/cs.out" "$port" "$closer" "$@" >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
 mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+paths = sys.argv[4:]
 states = [o["state"] for o in mine if o["type"] == "state"]
 reqs = [(o["path"], o["status"], o["complete"]) for o in mine if o["type"] == "request"]
 bad = [o for o in mine if o["type"] == "warning" or o.get("uncertain")]
-assert states == ["new", "active", "idle", "active", "idle", "closed"], states
-assert reqs == [("/dupread", 200, True), ("/plain", 200, True)], reqs
+assert states == ["new"] + ["active", "idle"] * len(paths) + ["closed"], states
+assert reqs == [(p, 200, True) for p in paths], reqs
+assert sys.argv[3] == "-" or mine[-1].get("closed_by") == sys.argv[3], mine[-1]
 assert not bad, bad
 PY
-	pass dup_read_followed
-else
-	fail dup_read_followed "$(tail -c 400 "$work/why")"
-fi
+		pass "$name"
+	else
+		fail "$name" "$(tail -c 400 "$work/why")"
+	fi
+}
+followed_check dup_read_followed dupread - /dupread /plain
 
 sport=$(port_of splice)
 if [ -z "$sport" ]; then
@@ -305,23 +318,7 @@ closed_check closed_with_data_queued bigclose bigclose new active closed
 RESET_CLOSER=reset closed_check closed_by_reset_with_request_unread unreadclose unreadclose \
 	new active idle closed
 
-if python3 - "$work/cs.out" "$(port_of newport)" >"$work/why" 2>&1 <<'PY'; then
-import json, sys
-objs = [json.loads(l) for l in open(sys.argv[1])]
-mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
-states = [o["state"] for o in mine if o["type"] == "state"]
-reqs = [(o["path"], o["status"], o["complete"]) for o in mine if o["type"] == "request"]
-bad = [o for o in mine if o["type"] == "warning" or o.get("uncertain")]
-assert sys.argv[2], "the client did not finish"
-assert states == ["new", "active", "idle", "active", "idle", "closed"], states
-assert reqs == [("/plain", 200, True)] * 2, reqs
-assert mine[-1].get("closed_by") == "client", mine[-1]
-assert not bad, bad
-PY
-	pass late_listener_followed
-else
-	fail late_listener_followed "$(tail -c 400 "$work/why")"
-fi
+followed_check late_listener_followed newport client /plain /plain
 
 # one recvmmsg of one message, one splice of one request: two calls
 if grep -q '^connstate: 2 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
