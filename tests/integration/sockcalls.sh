@@ -283,7 +283,7 @@ uncertain_check recvmmsg_marked_uncertain "$(port_of mmsg)"
 uncertain_check splice_read_marked_uncertain "$(port_of spliceread)"
 
 # closed_check NAME CLIENT SERVER_MARK STATES...: the connection's states,
-# closed by the server, and its closed line less than 1 s after the
+# closed by the server (or by $RESET_CLOSER), and its closed line less than 1 s after the
 # server's mark (the time just before its last close)
 closed_check() {
 	local name=$1 port mark
@@ -293,7 +293,7 @@ closed_check() {
 	if [ -z "$port" ] || [ -z "$mark" ]; then
 		fail "$name" "the client or server did not finish: $(tail -c 300 "$work/server.out")"
 	elif python3 - "$work/cs.out" "$port" "$mark" "$@" >"$work/why" 2>&1 <<'PY'; then
-import datetime, json, sys
+import datetime, json, os, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
 mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
 states = [o["state"] for o in mine if o["type"] == "state"]
@@ -305,7 +305,6 @@ d = t - float(sys.argv[3])
 # dupclose: the shutdown was 1 s before the last close, the first close
 # 0.5 s; the clients close 3 s after the server
 assert -0.05 < d < 1.0, "closed %.3f s after the last close" % d
-import os
 assert closed.get("closed_by") == os.environ.get("RESET_CLOSER", "server"), closed
 PY
 		pass "$name"
