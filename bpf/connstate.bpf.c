@@ -1519,10 +1519,14 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	/* would-block (half of a server's reads) ends here, before any lookup */
 	if (ret == -EAGAIN || (ret == 0 && dir == CS_EV_WRITE) ||
 	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !sk ||
-	    !port_maybe_tracked(sk->__sk_common.skc_num) || !syscall_wanted(tgid))
+	    !port_maybe_tracked(sk->__sk_common.skc_num) || stopping)
 		return 0;
 	key = (__u64)sk;
 	c = bpf_map_lookup_elem(&conns, &key);
+	/* a call by the connection's own process (whose accept made it)
+	 * needs no target lookup; any other, as before, must be a target's */
+	if (c ? c->tgid != tgid && !is_target(tgid) : !is_target(tgid))
+		return 0;
 	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
 		return 0;
 	st.sk = key;
