@@ -1187,8 +1187,8 @@ static __always_inline bool file_last_ref(struct file *file)
  * DESTROY), then it is tracked no more; an end the ring buffer had no room
  * for is kept in unseen_ends for the user side. tcp_old and tcp_new: the
  * first change out of ESTABLISHED, when the close made it (else 0). */
-static __always_inline void conn_end_state(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
-					   __u32 fd, long ret, __u8 tcp_old, __u8 tcp_new)
+static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
+				     __u32 fd, long ret, __u8 tcp_old, __u8 tcp_new)
 {
 	struct scratch *s;
 
@@ -1203,12 +1203,6 @@ static __always_inline void conn_end_state(__u64 key, struct cs_conn *c, __u16 t
 			record_unseen_end(key, c);
 	}
 	bpf_map_delete_elem(&conns, &key);
-}
-
-static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
-				     __u32 fd, long ret)
-{
-	conn_end_state(key, c, type, tgid, fd, ret, 0, 0);
 }
 
 /* The last close of a tracked connection's socket, for close_exit (the
@@ -1272,7 +1266,7 @@ static __always_inline int close_exit(long ret)
 	 * perhaps taken by a connection accepted meanwhile */
 	if (!c || c->gen != st.gen)
 		return 0;
-	conn_end(key, c, CS_EV_CLOSE, id >> 32, st.fd, ret);
+	conn_end(key, c, CS_EV_CLOSE, id >> 32, st.fd, ret, 0, 0);
 	return 0;
 }
 
@@ -1610,8 +1604,8 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	/* the sock tracepoints hook no close(): see file_released(). A close
 	 * that is also the first change (the server's) says both at once. */
 	if (socktp_hooks && file_released(sk)) {
-		conn_end_state(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0,
-			       first ? old : 0, first ? new : 0);
+		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0,
+			 first ? old : 0, first ? new : 0);
 		return 0;
 	}
 	if (!first)
@@ -1634,7 +1628,7 @@ static __always_inline int sock_destroyed(__u64 key, __u16 port)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c)
-		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0);
+		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0, 0, 0);
 	return 0;
 }
 
