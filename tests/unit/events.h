@@ -92,6 +92,17 @@ static inline void ev_simple(struct tracker *tr, uint16_t type, uint64_t sk)
 	tracker_event(tr, &t.e, t.data);
 }
 
+/* An event carrying a TCP state change (TCP_STATE, or a CLOSE that made it). */
+static inline void ev_tcp(struct tracker *tr, uint16_t type, uint64_t sk, uint8_t old, uint8_t new)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	t.e.tcp_old = old;
+	t.e.tcp_new = new;
+	tracker_event(tr, &t.e, t.data);
+}
+
 /* Fills e's addresses as the kernel does for ACCEPT (and for CS_F_ADDRS). */
 static inline void ev_addrs(struct test_event *t, uint16_t port)
 {

@@ -83,13 +83,8 @@ static void connect_then_close_gives_new_closed(void **st)
  * sock tracepoints send it in the CLOSE event when the close made it. */
 static void tcp_state_then_close_names_the_closer(void **st)
 {
-	struct test_event t;
-
 	ev_accept(*st, SK, 1000);
-	ev_make(&t, CS_EV_TCP_STATE, SK);
-	t.e.tcp_old = TCP_ESTABLISHED;
-	t.e.tcp_new = TCP_CLOSE_WAIT;
-	tracker_event(*st, &t.e, t.data);
+	ev_tcp(*st, CS_EV_TCP_STATE, SK, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
 	ev_simple(*st, CS_EV_CLOSE, SK);
 	assert_string_equal(states, "new closed");
 	assert_string_equal(closed_by, "client");
@@ -99,15 +94,10 @@ static void tcp_state_then_close_names_the_closer(void **st)
  * tcp_close): "reset", where a close alone would say "server". */
 static void close_with_its_state_change_names_the_closer(void **st)
 {
-	struct test_event t;
-
 	ev_accept(*st, SK, 1000);
 	ev_read(*st, SK, GET);
 	ev_write(*st, SK, OK_5);
-	ev_make(&t, CS_EV_CLOSE, SK);
-	t.e.tcp_old = TCP_ESTABLISHED;
-	t.e.tcp_new = TCP_CLOSE;
-	tracker_event(*st, &t.e, t.data);
+	ev_tcp(*st, CS_EV_CLOSE, SK, TCP_ESTABLISHED, TCP_CLOSE);
 	assert_string_equal(states, "new active idle closed");
 	assert_string_equal(closed_by, "reset");
 }
