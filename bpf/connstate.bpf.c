@@ -25,7 +25,11 @@
 #define MSG_PEEK 2
 #define EAGAIN 11
 #define TCP_ESTABLISHED 1
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
+#define TCP_LISTEN 10
+#define RCV_SHUTDOWN 1
 
 /* iovecs walked per readv/writev/recvmsg/sendmsg; the rest is counted. */
 #define CS_MAX_IOV 8
@@ -141,6 +145,33 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } port_seen SEC(".maps");
+
+/* Set by the loader when the sock tracepoints follow reads and writes, and
+ * no syscall is hooked at all: accept, close and splice are found at the
+ * socket (struct cs_pending, file_released(), seq_check()). */
+const volatile bool socktp_hooks = false;
+
+/*
+ * Under the sock tracepoints no accept() is hooked (a syscall tracepoint
+ * sends every syscall of the host through the tracing slow path): a
+ * connection whose handshake completes on a port in port_seen waits here,
+ * keyed by its sock, until the first call on it (or its close) names the
+ * process it belongs to. A target's is then accepted, as accept() would
+ * have had it; a socket no target touches leaves at its destroy.
+ */
+struct cs_pending {
+	__u32 rd_seq; /* copied_seq at the handshake: no byte taken yet */
+	__u8 tcp_old; /* its first change out of ESTABLISHED, if it came first */
+	__u8 tcp_new;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* resized by the loader: 1 unless sock tracepoints */
+	__type(key, __u64);
+	__type(value, struct cs_pending);
+} pending SEC(".maps");
 
 /* Whether a socket with this local port may be a tracked connection. A
  * socket's inet_num (skc_num) is zeroed when it reaches CLOSE
@@ -489,17 +520,37 @@ static __always_inline enum hold hold_tiny(struct cs_conn *c, struct scratch *s,
 	return eol ? HOLD_SEND : HOLD_KEPT;
 }
 
-/* Track a new connection of tgid; emits ACCEPT or ADOPT with its addresses. */
-static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
+/*
+ * Track a new connection of tgid; emits ACCEPT or ADOPT with its addresses.
+ * p: the pending connection a first call claims (NULL at accept() and for
+ * ADOPT). An ACCEPT carries the first state change the connection had
+ * before it, if any: the client's FIN or reset can come before accept().
+ */
+static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type,
+						const struct cs_pending *p)
 {
 	__u64 key = (__u64)sk;
 	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns(),
 			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num),
 			     .fd_seen = fd == CS_NO_FD ? 0 : fd + 1 };
+	struct cs_pending before = {};
 	struct cs_conn *cp;
 	struct scratch *s;
-	__u8 *seen;
+	__u8 *seen, st;
 	__u32 idx;
+
+	if (p) {
+		before = *p;
+		c.rd_seq = p->rd_seq;
+		c.seq_known = 1;
+	} else if (type == CS_EV_ACCEPT) {
+		st = BPF_CORE_READ(sk, __sk_common.skc_state);
+		if (st == TCP_CLOSE_WAIT || st == TCP_CLOSE) {
+			before.tcp_old = TCP_ESTABLISHED;
+			before.tcp_new = st;
+		}
+	}
+	c.state_told = before.tcp_old != 0;
 
 	/* its port first: a state change on another CPU that finds the
 	 * entry must not have been filtered out by its port */
@@ -509,9 +560,10 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 		*seen = 1;
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
-	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
-		/* another thread adopted it first */
-		if (type == CS_EV_ADOPT && (cp = bpf_map_lookup_elem(&conns, &key)))
+	if (bpf_map_update_elem(&conns, &key, &c,
+				type == CS_EV_ACCEPT && !p ? BPF_ANY : BPF_NOEXIST)) {
+		/* another thread adopted or claimed it first */
+		if ((type == CS_EV_ADOPT || p) && (cp = bpf_map_lookup_elem(&conns, &key)))
 			return cp;
 		stat_inc(CS_STAT_CONN_MAP_FULL);
 		return NULL;
@@ -521,6 +573,8 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	if (!s || !cp)
 		return cp;
 	s->e.fd = fd;
+	s->e.tcp_old = before.tcp_old;
+	s->e.tcp_new = before.tcp_new;
 	fill_addrs(&s->e, sk);
 	if (!event_submit(s, cp))
 		cp->unannounced = type;
@@ -544,7 +598,75 @@ static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, _
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return NULL;
-	return conn_add(sk, tgid, fd, CS_EV_ADOPT);
+	return conn_add(sk, tgid, fd, CS_EV_ADOPT, NULL);
+}
+
+/* A socket call of a tracked connection whose bytes we cannot read (the
+ * syscall says nothing of where they are): data lost for the connection,
+ * its states withheld, the call counted. */
+static __always_inline void io_unread(struct cs_conn *c)
+{
+	stat_inc(CS_STAT_IO_UNREAD);
+	__sync_fetch_and_add(&c->lost, 1);
+}
+
+/*
+ * The first call of a target on a pending connection (or its close): the
+ * connection is accepted, its ACCEPT carrying the first state change it
+ * had. NULL if it was not pending. Two threads' first calls at once: one
+ * insert wins, the other gets its entry.
+ */
+static __always_inline struct cs_conn *conn_claim(__u64 key, struct sock *sk, __u32 tgid)
+{
+	struct cs_pending *pp = bpf_map_lookup_elem(&pending, &key), p;
+	struct cs_conn *c;
+	struct scratch *s;
+
+	if (!pp)
+		return NULL;
+	p = *pp;
+	c = conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, &p);
+	/* a state change that came between the copy and the insert went to
+	 * the pending entry: send it now, as state_change() would have */
+	pp = bpf_map_lookup_elem(&pending, &key);
+	if (c && pp && pp->tcp_old && !c->state_told) {
+		c->state_told = 1;
+		s = event_begin(CS_EV_TCP_STATE, key, tgid);
+		if (s) {
+			s->e.tcp_old = pp->tcp_old;
+			s->e.tcp_new = pp->tcp_new;
+			event_submit(s, c);
+		}
+	}
+	bpf_map_delete_elem(&pending, &key);
+	return c;
+}
+
+/*
+ * Bytes the process took from c's socket that no read we saw returned
+ * (splice out of it, TCP_ZEROCOPY_RECEIVE, a read by a process that is not
+ * a target): the socket's copied_seq moved past the reads we saw. Checked
+ * at reads (want: the last position plus this read's bytes) and at the
+ * close, not at writes: a reader of another thread may have moved it and
+ * not reached its tracepoint yet. Data lost for c, and counted. Not under
+ * kernel TLS, whose reads return plaintext of another length.
+ */
+static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long got)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u32 seq, want;
+
+	if (!tp)
+		return;
+	seq = tp->copied_seq;
+	want = c->rd_seq + (__u32)got;
+	/* the read that returns the peer's FIN takes its sequence number */
+	if (c->seq_known && seq != want &&
+	    !(seq == want + 1 && (tp->inet_conn.icsk_inet.sk.sk_shutdown & RCV_SHUTDOWN)) &&
+	    !tp->inet_conn.icsk_ulp_ops)
+		io_unread(c);
+	c->rd_seq = seq;
+	c->seq_known = 1;
 }
 
 #define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
@@ -578,7 +700,7 @@ static __always_inline int on_accept_exit(long fd)
 	sk = file_to_sock(fd_to_file(fd));
 	if (!sk || !is_inet_tcp(sk))
 		return 0;
-	conn_add(sk, tgid, fd, CS_EV_ACCEPT);
+	conn_add(sk, tgid, fd, CS_EV_ACCEPT, NULL);
 	return 0;
 }
 
@@ -653,15 +775,6 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	return 0;
 }
 
-/* A socket call of a tracked connection whose bytes we cannot read (the
- * syscall says nothing of where they are): data lost for the connection,
- * its states withheld, the call counted. */
-static __always_inline void io_unread(struct cs_conn *c)
-{
-	stat_inc(CS_STAT_IO_UNREAD);
-	__sync_fetch_and_add(&c->lost, 1);
-}
-
 /* io_unread for fd, if it is a tracked connection of a target. */
 static __always_inline int fd_unread(__u32 fd)
 {
@@ -679,17 +792,11 @@ static __always_inline int fd_unread(__u32 fd)
 	return 0;
 }
 
-/* Set by the loader when the sock tracepoints follow reads and writes: the
- * syscall programs that remain (splice's) must not count them again. */
-const volatile bool socktp_hooks = false;
-
 /* splice(2): into a tracked socket, pages counted like sendfile; out of
  * one (tcp_splice_read, not recvmsg: no hook sees its bytes), unread. */
 static __always_inline int splice_enter(__u32 fd_in, __u32 fd_out)
 {
 	fd_unread(fd_in);
-	if (socktp_hooks)
-		return 0;
 	return io_enter(fd_out, 0, 0, K_SENDFILE, CS_EV_WRITE);
 }
 
@@ -1521,8 +1628,12 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	 * needs no target lookup; any other, as before, must be a target's */
 	if (c ? c->tgid != tgid && !is_target(tgid) : !is_target(tgid))
 		return 0;
-	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
+	/* no accept() is hooked: a target's first call claims a pending
+	 * connection; one from before we attached is adopted */
+	if (!c && !(c = conn_claim(key, sk, tgid)) && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
 		return 0;
+	if (dir == CS_EV_READ)
+		seq_check(c, sk, ret > 0 ? ret : 0);
 	st.sk = key;
 	st.dir = dir;
 	task = bpf_get_current_task_btf();
@@ -1579,6 +1690,64 @@ static __always_inline bool file_released(struct sock *sk)
 	return cnt == 0;
 }
 
+/* A target's listen(), in its own task: its port is followed from now on
+ * (the ports listened on before we attached come from the user side). */
+static __always_inline void listen_started(__u16 port)
+{
+	__u32 idx = port;
+	__u8 one = 1, *seen;
+
+	if (!port || !is_target(bpf_get_current_pid_tgid() >> 32))
+		return;
+	bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
+	seen = bpf_map_lookup_elem(&port_seen, &idx);
+	if (seen)
+		*seen = 1;
+}
+
+/* A handshake completed on a port the targets listen on (in softirq: whose
+ * it is, the first call on it tells). A full map leaves it to be adopted. */
+static __always_inline void conn_pending(__u64 key, struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct cs_pending p = {};
+
+	if (!tp)
+		return;
+	p.rd_seq = tp->copied_seq;
+	bpf_map_update_elem(&pending, &key, &p, BPF_ANY);
+}
+
+/*
+ * A state change of a socket we do not track: if it is pending, its first
+ * change out of ESTABLISHED is kept for its ACCEPT, and its close (the
+ * closing task is the first to use it) claims it for a target, or drops it.
+ */
+static __always_inline int pending_change(__u64 key, struct sock *sk, int old, int new)
+{
+	struct cs_pending *p = bpf_map_lookup_elem(&pending, &key);
+	__u32 tgid;
+	struct cs_conn *c;
+
+	if (!p)
+		return 0;
+	if (old == TCP_ESTABLISHED && !p->tcp_old) {
+		p->tcp_old = old;
+		p->tcp_new = new;
+	}
+	if (!file_released(sk))
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	c = is_target(tgid) ? conn_claim(key, sk, tgid) : NULL;
+	if (!c) {
+		bpf_map_delete_elem(&pending, &key);
+		return 0;
+	}
+	seq_check(c, sk, 0);
+	conn_end(key, c, CS_EV_CLOSE, tgid, CS_NO_FD, 0, 0, 0);
+	return 0;
+}
+
 /* A TCP state change of socket key (sk): runs in softirq for any socket
  * on the host, so the pid means nothing (but for the close found by
  * file_released(), made in the closing task). */
@@ -1589,14 +1758,25 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	struct cs_conn *c;
 	bool first;
 
+	if (stopping)
+		return 0;
+	/* the sock tracepoints hook no accept(): see struct cs_pending */
+	if (socktp_hooks && new == TCP_LISTEN) {
+		listen_started(port);
+		return 0;
+	}
+	if (socktp_hooks && old == TCP_SYN_RECV && new == TCP_ESTABLISHED) {
+		if (port && port_maybe_tracked(port))
+			conn_pending(key, sk);
+		return 0;
+	}
 	/* only the first change out of ESTABLISHED, and under the sock
 	 * tracepoints a close, which a socket without a file cannot be */
-	if (stopping || (old != TCP_ESTABLISHED && !(socktp_hooks && has_file)) ||
-	    !port_maybe_tracked(port))
+	if ((old != TCP_ESTABLISHED && !(socktp_hooks && has_file)) || !port_maybe_tracked(port))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
-		return 0;
+		return socktp_hooks ? pending_change(key, sk, old, new) : 0;
 	/* the user side wants only who ended it: the first change */
 	first = old == TCP_ESTABLISHED && !c->state_told;
 	if (first)
@@ -1604,6 +1784,7 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	/* the sock tracepoints hook no close(): see file_released(). A close
 	 * that is also the first change (the server's) says both at once. */
 	if (socktp_hooks && file_released(sk)) {
+		seq_check(c, sk, 0);
 		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0,
 			 first ? old : 0, first ? new : 0);
 		return 0;
@@ -1629,6 +1810,8 @@ static __always_inline int sock_destroyed(__u64 key, __u16 port)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c)
 		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0, 0, 0);
+	else if (socktp_hooks)
+		bpf_map_delete_elem(&pending, &key); /* no target touched it */
 	return 0;
 }
 
@@ -1943,7 +2126,7 @@ int BPF_PROG(fx_inet_accept, struct socket *sock, struct socket *newsock)
 	sk = BPF_CORE_READ(newsock, sk);
 	if (!sk || !is_inet_tcp(sk))
 		return 0;
-	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT);
+	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, NULL);
 	return 0;
 }
 

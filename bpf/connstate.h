@@ -143,6 +143,10 @@ struct cs_conn {
 	__u32 h2_rem[2];	 /* from the next syscall's start to its first frame header */
 	__u32 fd_seen; /* sock tracepoints: 1 + the descriptor a syscall last
 			* used it through (0: none yet) */
+	__u32 rd_seq;	/* sock tracepoints: the socket's copied_seq after the
+			 * last read we saw (seq_known: since its handshake
+			 * or its first read), to find bytes taken unseen */
+	__u8 seq_known;
 };
 
 enum cs_h2 {

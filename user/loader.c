@@ -116,14 +116,6 @@ static bool is_socket_hook(const struct bpf_program *prog)
 	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 }
 
-/* A syscall program the sock tracepoints do without: all but accept's
- * and splice's (a read out of a socket by splice is no recvmsg); close is
- * found at the state change tcp_close() makes (bpf: file_released) */
-static bool socktp_drops(struct connstate_bpf *skel, const struct bpf_program *prog)
-{
-	return is_syscall_tp(prog) && prog != skel->progs.tp_exit_accept4 &&
-	       prog != skel->progs.tp_exit_accept && prog != skel->progs.tp_enter_splice;
-}
 
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
@@ -382,8 +374,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	}
 	raw_hooks = o->hooks == LOADER_HOOKS_RAW;
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (((raw_hooks || socket_hooks) && is_syscall_tp(prog)) ||
-		    (socktp_hooks && socktp_drops(skel, prog)) ||
+		if (((raw_hooks || socket_hooks || socktp_hooks) && is_syscall_tp(prog)) ||
 		    (!socket_hooks && is_socket_hook(prog)))
 			bpf_program__set_autoload(prog, false);
 	}
@@ -424,7 +415,7 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 			sendpage ? ", tcp_sendpage" : "");
 	else if (socktp_hooks)
 		fprintf(stderr,
-			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; tracepoint/syscalls/ for accept and splice)%s%s\n",
+			"connstate: syscall hooks: sock-tracepoints (tp_btf/sock_recv_length, tp_btf/sock_send_length; no syscall tracepoint)%s%s\n",
 			o->hooks == LOADER_HOOKS_AUTO ? "; auto: no socket hooks: " : "",
 			o->hooks == LOADER_HOOKS_AUTO ? why : "");
 	else
@@ -505,6 +496,7 @@ again:
 	if (o->verbose)
 		print_paths(o, u.release, skel->rodata->have_task_btf);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	bpf_map__set_max_entries(skel->maps.pending, socktp_hooks ? o->max_conns : 1);
 	skel->rodata->target_cgroup = o->cgroup_id;
 	skel->rodata->target_cgroup_level = o->cgroup_level;
 	stats_request(skel->obj);

@@ -1026,6 +1026,9 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 			set_state(c, CS_ST_NEW);
 		else
 			c->adopted = true;
+		/* an accept found at the first call (sock tracepoints) says
+		 * the change the connection had before it, if any */
+		on_tcp_state(c, e);
 		return;
 	}
 	if (!c && !(c = conn_unannounced(t, e)))

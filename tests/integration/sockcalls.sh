@@ -25,7 +25,16 @@
 #   connection in the close): closed by "reset", at the close;
 # - a listener the server opens after connstate attached: its connection
 #   is followed whole (the kernel's port filter learns its port at the
-#   accept), closed by the client.
+#   listen or the accept), closed by the client.
+# - a client that sends its request and its FIN before the server's first
+#   call on the connection (the server only peeks, then waits): followed
+#   whole, closed by the client (the sock tracepoints hook no accept: the
+#   change comes before the connection is claimed at the first read);
+# - a connection the server closes after only peeking at it (no read, no
+#   write): new, closed by reset (the request unread), at the close;
+# - a port two processes listen on with SO_REUSEPORT, the target and
+#   another, 40 connections: each of the target's followed whole, none of
+#   the other's reported.
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -37,18 +46,41 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed closed_after_peek_only reuseport_other_process_ignored"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 9
+	suite_begin sockcalls 12
 else
-	suite_begin "sockcalls_$hooks" 9
+	suite_begin "sockcalls_$hooks" 12
 fi
 
 port=$(free_port)
+rport=$(free_port)
+# The other process on the SO_REUSEPORT port (not a target): it answers
+# with X-Who: other, the target's thread with X-Who: target.
+cat >"$work/reuse.py" <<'PY'
+import socket, sys, threading
+body = b"b" * 5000
+def serve(who, port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(16)
+    def one(c):
+        while c.recv(4096):
+            c.sendall(b"HTTP/1.1 200 OK\r\nX-Who: %s\r\nContent-Length: 5000\r\n\r\n" % who + body)
+        c.close()
+    while True:
+        threading.Thread(target=one, args=(ls.accept()[0],), daemon=True).start()
+if __name__ == "__main__":
+    print("ready", flush=True)
+    serve(b"other", int(sys.argv[1]))
+PY
+/usr/bin/python3 "$work/reuse.py" "$rport" >"$work/other.out" 2>&1 &
+track_pid $!
 # One connection at a time. Path /splice: the body of 5000 bytes is spliced
 # from a pipe. Path /mmsg: the request is read with recvmmsg; /spliceread:
 # with splice into a pipe (the request line is peeked at to choose).
-/usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
+/usr/bin/python3 - "$port" "$rport" "$work" >"$work/server.out" 2>&1 <<'PY' &
 import ctypes, os, socket, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 class iovec(ctypes.Structure):
@@ -80,6 +112,9 @@ ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind(("127.0.0.1", int(sys.argv[1])))
 ls.listen(16)
+sys.path.insert(0, sys.argv[3])
+import reuse, threading
+threading.Thread(target=reuse.serve, args=(b"target", int(sys.argv[2])), daemon=True).start()
 print("ready", flush=True)
 while True:
     c, _ = ls.accept()
@@ -88,6 +123,14 @@ while True:
         if not first:
             break
         line = first.split(b"\r\n")[0]
+        if b"/peekclose" in line:
+            # no read, no write: closed with the request unread
+            print("peekclose", time.time(), flush=True)
+            c.close()
+            c = None
+            break
+        if b"/latefin" in line:
+            time.sleep(0.3)  # the client's FIN arrives before the first read
         if b"/mmsg" in line:
             req = recvmmsg(c.fileno())
         elif b"/spliceread" in line:
@@ -156,14 +199,22 @@ while True:
 PY
 srv=$!
 track_pid "$srv"
+wait_until 10 grep -q ready "$work/other.out" ||
+	fail_all "other server did not start: $(tail -c 300 "$work/other.out")"
 wait_until 10 grep -q ready "$work/server.out" ||
 	fail_all "server did not start: $(tail -c 300 "$work/server.out")"
 cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" ||
 	fail_all "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"
 grep '^connstate: syscall hooks' "$work/cs.err"
-python3 - "$port" "$work/server.out" >"$work/ports" <<'PY'
+python3 - "$port" "$work/server.out" "$rport" >"$work/ports" <<'PY'
 import socket, sys
 import time
+def until_eof(s):
+    try:
+        while s.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
 def conn(paths, keep=0, port=int(sys.argv[1])):
     s = socket.create_connection(("127.0.0.1", port))
     for p in paths:
@@ -204,8 +255,29 @@ s.sendall(b"GET /bigclose HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(3)  # not reading: the server's close finds its data unsent
 print("bigclose", s.getsockname()[1])
 s.close()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /latefin HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+until_eof(s)
+print("latefin", s.getsockname()[1])
+s.close()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /peekclose HTTP/1.1\r\nHost: x\r\n\r\n")
+until_eof(s)
+print("peekclose", s.getsockname()[1])
+s.close()
+for _ in range(40):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
+    s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while not got.endswith(b"b" * 5000):
+        got += s.recv(65536)
+    who = b"target" if b"X-Who: target" in got else b"other"
+    print("reuse-" + who.decode(), s.getsockname()[1])
+    s.close()
 PY
-wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge 9 ]"
+closes=$((11 + $(grep -c '^reuse-target ' "$work/ports")))
+wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge $closes ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
 
@@ -318,6 +390,33 @@ RESET_CLOSER=reset closed_check closed_by_reset_with_request_unread unreadclose 
 	new active idle closed
 
 followed_check late_listener_followed newport client /plain /plain
+followed_check fin_before_first_read_followed latefin client /latefin
+RESET_CLOSER=reset closed_check closed_after_peek_only peekclose peekclose new closed
+
+# every connection the target served on the SO_REUSEPORT port followed
+# whole, none of the other process's reported
+if python3 - "$work/cs.out" "$work/ports" >"$work/why" 2>&1 <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+who = dict(l.split()[::-1] for l in open(sys.argv[2]) if l.startswith("reuse-"))
+mine = {p: [] for p in who}
+for o in objs:
+    p = o.get("client", "").rsplit(":", 1)[-1]
+    if p in mine:
+        mine[p].append(o)
+ours = [p for p in who if who[p] == "reuse-target"]
+assert ours and len(ours) < len(who), who
+for p in who:
+    states = [o["state"] for o in mine[p] if o["type"] == "state"]
+    want = ["new", "active", "idle", "closed"] if who[p] == "reuse-target" else []
+    assert states == want, (p, who[p], states, mine[p])
+    assert not [o for o in mine[p] if o["type"] == "warning" or o.get("uncertain")], mine[p]
+print(len(ours), "of", len(who), "the target's")
+PY
+	pass reuseport_other_process_ignored
+else
+	fail reuseport_other_process_ignored "$(tail -c 400 "$work/why")"
+fi
 
 # one recvmmsg of one message, one splice of one request: two calls
 if grep -q '^connstate: 2 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then

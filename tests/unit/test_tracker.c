@@ -102,6 +102,19 @@ static void close_with_its_state_change_names_the_closer(void **st)
 	assert_string_equal(closed_by, "reset");
 }
 
+/* The client's FIN came before the accept (or, under the sock tracepoints,
+ * before the first call, which claims the connection): its ACCEPT says it.
+ * The server saw the end with a peek (no event), then closed. */
+static void accept_with_a_state_change_names_the_closer(void **st)
+{
+	ev_tcp(*st, CS_EV_ACCEPT, SK, TCP_ESTABLISHED, TCP_CLOSE_WAIT);
+	ev_read(*st, SK, GET);
+	ev_write(*st, SK, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle closed");
+	assert_string_equal(closed_by, "client");
+}
+
 static void close_alone_is_the_servers(void **st)
 {
 	ev_accept(*st, SK, 1000);
@@ -1135,6 +1148,7 @@ int main(void)
 		T(connect_then_close_gives_new_closed),
 		T(tcp_state_then_close_names_the_closer),
 		T(close_with_its_state_change_names_the_closer),
+		T(accept_with_a_state_change_names_the_closer),
 		T(close_alone_is_the_servers),
 		T(partial_header_then_close_gives_active),
 		T(garbage_gets_400_and_closes),
