@@ -154,22 +154,23 @@ const volatile bool socktp_hooks = false;
 /*
  * Under the sock tracepoints no accept() is hooked (a syscall tracepoint
  * sends every syscall of the host through the tracing slow path): a
- * connection whose handshake completes on a port in port_seen waits here,
- * keyed by its sock, until the first call on it (or its close) names the
- * process it belongs to. A target's is then accepted, as accept() would
- * have had it; a socket no target touches leaves at its destroy.
+ * connection whose handshake completes on a port in port_seen is pending,
+ * in its socket's storage, until the first call on it (or its close) names
+ * the process it belongs to. A target's is then accepted, as accept()
+ * would have had it. The storage goes with the socket: no delete.
  */
 struct cs_pending {
 	__u32 rd_seq; /* copied_seq at the handshake: no byte taken yet */
 	__u8 tcp_old; /* its first change out of ESTABLISHED, if it came first */
 	__u8 tcp_new;
-	__u8 pad[2];
+	__u8 live;    /* pending: not claimed, not dropped */
+	__u8 pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* resized by the loader: 1 unless sock tracepoints */
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct cs_pending);
 } pending SEC(".maps");
 
@@ -618,18 +619,18 @@ static __always_inline void io_unread(struct cs_conn *c)
  */
 static __always_inline struct cs_conn *conn_claim(__u64 key, struct sock *sk, __u32 tgid)
 {
-	struct cs_pending *pp = bpf_map_lookup_elem(&pending, &key), p;
+	struct cs_pending *pp = bpf_sk_storage_get(&pending, sk, 0, 0), p;
 	struct cs_conn *c;
 	struct scratch *s;
 
-	if (!pp)
+	if (!pp || !pp->live)
 		return NULL;
+	pp->live = 0;
 	p = *pp;
 	c = conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, &p);
 	/* a state change that came between the copy and the insert went to
 	 * the pending entry: send it now, as state_change() would have */
-	pp = bpf_map_lookup_elem(&pending, &key);
-	if (c && pp && pp->tcp_old && !c->state_told) {
+	if (c && pp->tcp_old && !c->state_told) {
 		c->state_told = 1;
 		s = event_begin(CS_EV_TCP_STATE, key, tgid);
 		if (s) {
@@ -638,7 +639,6 @@ static __always_inline struct cs_conn *conn_claim(__u64 key, struct sock *sk, __
 			event_submit(s, c);
 		}
 	}
-	bpf_map_delete_elem(&pending, &key);
 	return c;
 }
 
@@ -1707,15 +1707,20 @@ static __always_inline void listen_started(__u16 port)
 
 /* A handshake completed on a port the targets listen on (in softirq: whose
  * it is, the first call on it tells). A full map leaves it to be adopted. */
-static __always_inline void conn_pending(__u64 key, struct sock *sk)
+static __always_inline void conn_pending(struct sock *sk)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	struct cs_pending p = {};
+	struct cs_pending *p;
 
 	if (!tp)
 		return;
-	p.rd_seq = tp->copied_seq;
-	bpf_map_update_elem(&pending, &key, &p, BPF_ANY);
+	p = bpf_sk_storage_get(&pending, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!p)
+		return;
+	p->rd_seq = tp->copied_seq;
+	p->tcp_old = 0;
+	p->tcp_new = 0;
+	p->live = 1;
 }
 
 /*
@@ -1725,11 +1730,11 @@ static __always_inline void conn_pending(__u64 key, struct sock *sk)
  */
 static __always_inline int pending_change(__u64 key, struct sock *sk, int old, int new)
 {
-	struct cs_pending *p = bpf_map_lookup_elem(&pending, &key);
+	struct cs_pending *p = bpf_sk_storage_get(&pending, sk, 0, 0);
 	__u32 tgid;
 	struct cs_conn *c;
 
-	if (!p)
+	if (!p || !p->live)
 		return 0;
 	if (old == TCP_ESTABLISHED && !p->tcp_old) {
 		p->tcp_old = old;
@@ -1740,7 +1745,7 @@ static __always_inline int pending_change(__u64 key, struct sock *sk, int old, i
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	c = is_target(tgid) ? conn_claim(key, sk, tgid) : NULL;
 	if (!c) {
-		bpf_map_delete_elem(&pending, &key);
+		p->live = 0;
 		return 0;
 	}
 	seq_check(c, sk, 0);
@@ -1767,7 +1772,7 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	}
 	if (socktp_hooks && old == TCP_SYN_RECV && new == TCP_ESTABLISHED) {
 		if (port && port_maybe_tracked(port))
-			conn_pending(key, sk);
+			conn_pending(sk);
 		return 0;
 	}
 	/* only the first change out of ESTABLISHED, and under the sock
@@ -1810,8 +1815,6 @@ static __always_inline int sock_destroyed(__u64 key, __u16 port)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c)
 		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0, 0, 0);
-	else if (socktp_hooks)
-		bpf_map_delete_elem(&pending, &key); /* no target touched it */
 	return 0;
 }
 

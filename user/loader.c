@@ -496,7 +496,6 @@ again:
 	if (o->verbose)
 		print_paths(o, u.release, skel->rodata->have_task_btf);
 	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
-	bpf_map__set_max_entries(skel->maps.pending, socktp_hooks ? o->max_conns : 1);
 	skel->rodata->target_cgroup = o->cgroup_id;
 	skel->rodata->target_cgroup_level = o->cgroup_level;
 	stats_request(skel->obj);
