@@ -612,6 +612,28 @@ static __always_inline void io_unread(struct cs_conn *c)
 }
 
 /*
+ * The process whose accept() made sk, for a connection claimed at its first
+ * call by tgid: tgid's, unless the socket's file was opened under other
+ * credentials than the caller's (each forked process has its own, threads
+ * share them). Then it was accepted before a fork (busybox httpd and other
+ * inetd-style servers) or passed by another process (a Node cluster's
+ * primary), and the parent, if a target, is the acceptor, as the accept
+ * hooks report it.
+ */
+static __always_inline __u32 acceptor_of(struct sock *sk, __u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct socket *sock = sk->sk_socket;
+	struct file *file = sock ? sock->file : NULL;
+	__u32 ptgid;
+
+	if (!file || file->f_cred == task->cred)
+		return tgid;
+	ptgid = task->real_parent->tgid;
+	return is_target(ptgid) ? ptgid : tgid;
+}
+
+/*
  * The first call of a target on a pending connection (or its close): the
  * connection is accepted, its ACCEPT carrying the first state change it
  * had. NULL if it was not pending. Two threads' first calls at once: one
@@ -627,6 +649,7 @@ static __always_inline struct cs_conn *conn_claim(__u64 key, struct sock *sk, __
 		return NULL;
 	pp->live = 0;
 	p = *pp;
+	tgid = acceptor_of(sk, tgid);
 	c = conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, &p);
 	/* a state change that came between the copy and the insert went to
 	 * the pending entry: send it now, as state_change() would have */
