@@ -148,31 +148,8 @@ struct {
 
 /* Set by the loader when the sock tracepoints follow reads and writes, and
  * no syscall is hooked at all: accept, close and splice are found at the
- * socket (struct cs_pending, file_released(), seq_check()). */
+ * socket (conn_pending(), file_released(), seq_check()). */
 const volatile bool socktp_hooks = false;
-
-/*
- * Under the sock tracepoints no accept() is hooked (a syscall tracepoint
- * sends every syscall of the host through the tracing slow path): a
- * connection whose handshake completes on a port in port_seen is pending,
- * in its socket's storage, until the first call on it (or its close) names
- * the process it belongs to. A target's is then accepted, as accept()
- * would have had it. The storage goes with the socket: no delete.
- */
-struct cs_pending {
-	__u32 rd_seq; /* copied_seq at the handshake: no byte taken yet */
-	__u8 tcp_old; /* its first change out of ESTABLISHED, if it came first */
-	__u8 tcp_new;
-	__u8 live;    /* pending: not claimed, not dropped */
-	__u8 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct cs_pending);
-} pending SEC(".maps");
 
 /* Whether a socket with this local port may be a tracked connection. A
  * socket's inet_num (skc_num) is zeroed when it reaches CLOSE
@@ -521,37 +498,44 @@ static __always_inline enum hold hold_tiny(struct cs_conn *c, struct scratch *s,
 	return eol ? HOLD_SEND : HOLD_KEPT;
 }
 
+/* Sends c's ACCEPT or ADOPT (type) with its addresses, and the first state
+ * change it had before it (old, new), if any. */
+static __always_inline void conn_announce(__u64 key, struct cs_conn *c, struct sock *sk,
+					  __u16 type, __u32 fd, __u8 old, __u8 new)
+{
+	struct scratch *s = event_begin(type, key, c->tgid);
+
+	if (!s)
+		return;
+	s->e.fd = fd;
+	s->e.tcp_old = old;
+	s->e.tcp_new = new;
+	fill_addrs(&s->e, sk);
+	if (!event_submit(s, c))
+		c->unannounced = type;
+}
+
 /*
  * Track a new connection of tgid; emits ACCEPT or ADOPT with its addresses.
- * p: the pending connection a first call claims (NULL at accept() and for
- * ADOPT). An ACCEPT carries the first state change the connection had
- * before it, if any: the client's FIN or reset can come before accept().
+ * An ACCEPT carries the first state change the connection had before it,
+ * if any: the client's FIN or reset can come before accept().
  */
-static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type,
-						const struct cs_pending *p)
+static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
 {
 	__u64 key = (__u64)sk;
 	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns(),
 			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num),
 			     .fd_seen = fd == CS_NO_FD ? 0 : fd + 1 };
-	struct cs_pending before = {};
 	struct cs_conn *cp;
-	struct scratch *s;
-	__u8 *seen, st;
+	__u8 *seen, st = 0, old = 0;
 	__u32 idx;
 
-	if (p) {
-		before = *p;
-		c.rd_seq = p->rd_seq;
-		c.seq_known = 1;
-	} else if (type == CS_EV_ACCEPT) {
+	if (type == CS_EV_ACCEPT) {
 		st = BPF_CORE_READ(sk, __sk_common.skc_state);
-		if (st == TCP_CLOSE_WAIT || st == TCP_CLOSE) {
-			before.tcp_old = TCP_ESTABLISHED;
-			before.tcp_new = st;
-		}
+		if (st == TCP_CLOSE_WAIT || st == TCP_CLOSE)
+			old = TCP_ESTABLISHED;
+		c.state_told = old != 0;
 	}
-	c.state_told = before.tcp_old != 0;
 
 	/* its port first: a state change on another CPU that finds the
 	 * entry must not have been filtered out by its port */
@@ -561,24 +545,16 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 		*seen = 1;
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
-	if (bpf_map_update_elem(&conns, &key, &c,
-				type == CS_EV_ACCEPT && !p ? BPF_ANY : BPF_NOEXIST)) {
-		/* another thread adopted or claimed it first */
-		if ((type == CS_EV_ADOPT || p) && (cp = bpf_map_lookup_elem(&conns, &key)))
+	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
+		/* another thread adopted it first */
+		if (type == CS_EV_ADOPT && (cp = bpf_map_lookup_elem(&conns, &key)))
 			return cp;
 		stat_inc(CS_STAT_CONN_MAP_FULL);
 		return NULL;
 	}
 	cp = bpf_map_lookup_elem(&conns, &key);
-	s = event_begin(type, key, tgid);
-	if (!s || !cp)
-		return cp;
-	s->e.fd = fd;
-	s->e.tcp_old = before.tcp_old;
-	s->e.tcp_new = before.tcp_new;
-	fill_addrs(&s->e, sk);
-	if (!event_submit(s, cp))
-		cp->unannounced = type;
+	if (cp)
+		conn_announce(key, cp, sk, type, fd, old, old ? st : 0);
 	return cp;
 }
 
@@ -599,7 +575,7 @@ static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, _
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return NULL;
-	return conn_add(sk, tgid, fd, CS_EV_ADOPT, NULL);
+	return conn_add(sk, tgid, fd, CS_EV_ADOPT);
 }
 
 /* A socket call of a tracked connection whose bytes we cannot read (the
@@ -634,35 +610,29 @@ static __always_inline __u32 acceptor_of(struct sock *sk, __u32 tgid)
 }
 
 /*
- * The first call of a target on a pending connection (or its close): the
- * connection is accepted, its ACCEPT carrying the first state change it
- * had. NULL if it was not pending. Two threads' first calls at once: one
- * insert wins, the other gets its entry.
+ * A target's first call on a pending connection c (or its close): it is
+ * accepted, its ACCEPT carrying the first state change it had. Two
+ * threads' first calls at once send the same ACCEPT twice (the same gen:
+ * the user side takes one).
  */
-static __always_inline struct cs_conn *conn_claim(__u64 key, struct sock *sk, __u32 tgid)
+static __always_inline void conn_claim(__u64 key, struct cs_conn *c, struct sock *sk, __u32 tgid)
 {
-	struct cs_pending *pp = bpf_sk_storage_get(&pending, sk, 0, 0), p;
-	struct cs_conn *c;
+	__u8 old, new;
 	struct scratch *s;
 
-	if (!pp || !pp->live)
-		return NULL;
-	pp->live = 0;
-	p = *pp;
-	tgid = acceptor_of(sk, tgid);
-	c = conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, &p);
-	/* a state change that came between the copy and the insert went to
-	 * the pending entry: send it now, as state_change() would have */
-	if (c && pp->tcp_old && !c->state_told) {
-		c->state_told = 1;
-		s = event_begin(CS_EV_TCP_STATE, key, tgid);
+	c->tgid = acceptor_of(sk, tgid);
+	old = c->pend_old;
+	new = c->pend_new;
+	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, old, new);
+	/* a change kept while we announced: send it, as state_change() would */
+	if (!old && c->pend_old) {
+		s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
 		if (s) {
-			s->e.tcp_old = pp->tcp_old;
-			s->e.tcp_new = pp->tcp_new;
+			s->e.tcp_old = c->pend_old;
+			s->e.tcp_new = c->pend_new;
 			event_submit(s, c);
 		}
 	}
-	return c;
 }
 
 /*
@@ -723,7 +693,7 @@ static __always_inline int on_accept_exit(long fd)
 	sk = file_to_sock(fd_to_file(fd));
 	if (!sk || !is_inet_tcp(sk))
 		return 0;
-	conn_add(sk, tgid, fd, CS_EV_ACCEPT, NULL);
+	conn_add(sk, tgid, fd, CS_EV_ACCEPT);
 	return 0;
 }
 
@@ -1651,10 +1621,12 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	 * needs no target lookup; any other, as before, must be a target's */
 	if (c ? c->tgid != tgid && !is_target(tgid) : !is_target(tgid))
 		return 0;
-	/* no accept() is hooked: a target's first call claims a pending
-	 * connection; one from before we attached is adopted */
-	if (!c && !(c = conn_claim(key, sk, tgid)) && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
+	/* one from before we attached is adopted; no accept() is hooked: a
+	 * target's first call claims a pending one (conn_pending()) */
+	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
 		return 0;
+	if (!c->tgid)
+		conn_claim(key, c, sk, tgid);
 	if (dir == CS_EV_READ)
 		seq_check(c, sk, ret > 0 ? ret : 0);
 	st.sk = key;
@@ -1728,52 +1700,49 @@ static __always_inline void listen_started(__u16 port)
 		*seen = 1;
 }
 
-/* A handshake completed on a port the targets listen on (in softirq: whose
- * it is, the first call on it tells). A full map leaves it to be adopted. */
-static __always_inline void conn_pending(struct sock *sk)
+/*
+ * Under the sock tracepoints no accept() is hooked (a syscall tracepoint
+ * sends every syscall of the host through the tracing slow path). A
+ * handshake completed on a port the targets listen on (in softirq: whose
+ * it is, nobody knows yet) enters the connections map with tgid 0: pending
+ * until the first call on it, or its close, names its process (a target's
+ * is claimed, another's dropped). A full map leaves it to be adopted.
+ */
+static __always_inline void conn_pending(__u64 key, struct sock *sk, __u16 port)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
-	struct cs_pending *p;
+	struct cs_conn c = { .gen = bpf_ktime_get_ns(), .lport = port, .seq_known = 1 };
 
 	if (!tp)
 		return;
-	p = bpf_sk_storage_get(&pending, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!p)
-		return;
-	p->rd_seq = tp->copied_seq;
-	p->tcp_old = 0;
-	p->tcp_new = 0;
-	p->live = 1;
+	c.rd_seq = tp->copied_seq;
+	/* an entry whose destroy was missed is replaced, as at accept() */
+	bpf_map_update_elem(&conns, &key, &c, BPF_ANY);
 }
 
-/*
- * A state change of a socket we do not track: if it is pending, its first
- * change out of ESTABLISHED is kept for its ACCEPT, and its close (the
- * closing task is the first to use it) claims it for a target, or drops it.
- */
-static __always_inline int pending_change(__u64 key, struct sock *sk, int old, int new)
+/* A state change of pending connection c (key): its first change out of
+ * ESTABLISHED is kept for its ACCEPT; its close (the closing task is the
+ * first to use it) claims it for a target, or drops it. */
+static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct sock *sk, int old,
+					   int new)
 {
-	struct cs_pending *p = bpf_sk_storage_get(&pending, sk, 0, 0);
 	__u32 tgid;
-	struct cs_conn *c;
 
-	if (!p || !p->live)
-		return 0;
-	if (old == TCP_ESTABLISHED && !p->tcp_old) {
-		p->tcp_old = old;
-		p->tcp_new = new;
+	if (old == TCP_ESTABLISHED && !c->state_told) {
+		c->state_told = 1;
+		c->pend_old = old;
+		c->pend_new = new;
 	}
 	if (!file_released(sk))
-		return 0;
+		return;
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	c = is_target(tgid) ? conn_claim(key, sk, tgid) : NULL;
-	if (!c) {
-		p->live = 0;
-		return 0;
+	if (!is_target(tgid)) {
+		bpf_map_delete_elem(&conns, &key);
+		return;
 	}
+	conn_claim(key, c, sk, tgid);
 	seq_check(c, sk, 0);
 	conn_end(key, c, CS_EV_CLOSE, tgid, CS_NO_FD, 0, 0, 0);
-	return 0;
 }
 
 /* A TCP state change of socket key (sk): runs in softirq for any socket
@@ -1788,14 +1757,14 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 
 	if (stopping)
 		return 0;
-	/* the sock tracepoints hook no accept(): see struct cs_pending */
+	/* the sock tracepoints hook no accept(): see conn_pending() */
 	if (socktp_hooks && new == TCP_LISTEN) {
 		listen_started(port);
 		return 0;
 	}
 	if (socktp_hooks && old == TCP_SYN_RECV && new == TCP_ESTABLISHED) {
 		if (port && port_maybe_tracked(port))
-			conn_pending(sk);
+			conn_pending(key, sk, port);
 		return 0;
 	}
 	/* only the first change out of ESTABLISHED, and under the sock
@@ -1804,7 +1773,11 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
-		return socktp_hooks ? pending_change(key, sk, old, new) : 0;
+		return 0;
+	if (socktp_hooks && !c->tgid) {
+		pending_change(key, c, sk, old, new);
+		return 0;
+	}
 	/* the user side wants only who ended it: the first change */
 	first = old == TCP_ESTABLISHED && !c->state_told;
 	if (first)
@@ -1836,7 +1809,9 @@ static __always_inline int sock_destroyed(__u64 key, __u16 port)
 	if (stopping || !port_maybe_tracked(port))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
-	if (c)
+	if (c && !c->tgid) /* pending, and no target ever used it */
+		bpf_map_delete_elem(&conns, &key);
+	else if (c)
 		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0, 0, 0);
 	return 0;
 }
@@ -2152,7 +2127,7 @@ int BPF_PROG(fx_inet_accept, struct socket *sock, struct socket *newsock)
 	sk = BPF_CORE_READ(newsock, sk);
 	if (!sk || !is_inet_tcp(sk))
 		return 0;
-	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, NULL);
+	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT);
 	return 0;
 }
 

@@ -121,7 +121,7 @@ struct cs_end {
  * "conns" keyed by sk. The user side reads gen at exit: a connection it
  * holds open whose sk is absent, or holds another gen, ended unseen. */
 struct cs_conn {
-	__u32 tgid;
+	__u32 tgid; /* whose accept made it; 0: pending (sock tracepoints) */
 	__u32 lost;
 	__u32 state_told; /* its end (the first change from ESTABLISHED) was sent */
 	__u32 unannounced; /* its ACCEPT/ADOPT (this type) was lost: addresses go
@@ -147,6 +147,10 @@ struct cs_conn {
 			 * last read we saw (seq_known: since its handshake
 			 * or its first read), to find bytes taken unseen */
 	__u8 seq_known;
+	/* sock tracepoints: while tgid is 0 (pending: no process has used it
+	 * yet), its first change out of ESTABLISHED, for its ACCEPT */
+	__u8 pend_old;
+	__u8 pend_new;
 };
 
 enum cs_h2 {

@@ -1011,6 +1011,9 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 		c = NULL;
 	}
 	if (e->type == CS_EV_ACCEPT || e->type == CS_EV_ADOPT) {
+		/* two threads' first calls both claimed it (sock tracepoints) */
+		if (c && e->gen && c->gen == e->gen)
+			return;
 		if (c) /* the same, when the kernel did not say the generation */
 			end_unseen(t, c, e->ts_ns, end_lost_msg);
 		c = conn_new(t, e);

@@ -115,6 +115,18 @@ static void accept_with_a_state_change_names_the_closer(void **st)
 	assert_string_equal(closed_by, "client");
 }
 
+/* Under the sock tracepoints two threads' first calls can both claim a
+ * pending connection: the same ACCEPT (one generation) twice is one. */
+static void accept_twice_with_one_generation_is_one_connection(void **st)
+{
+	ev_accept_gen(*st, SK, 77, 1000);
+	ev_accept_gen(*st, SK, 77, 1000);
+	ev_io_gen(*st, CS_EV_READ, SK, 77, 0, 0, 1000, GET);
+	ev_io_gen(*st, CS_EV_WRITE, SK, 77, 0, 0, 1000, OK_5);
+	ev_simple(*st, CS_EV_CLOSE, SK);
+	assert_string_equal(states, "new active idle closed");
+}
+
 static void close_alone_is_the_servers(void **st)
 {
 	ev_accept(*st, SK, 1000);
@@ -1149,6 +1161,7 @@ int main(void)
 		T(tcp_state_then_close_names_the_closer),
 		T(close_with_its_state_change_names_the_closer),
 		T(accept_with_a_state_change_names_the_closer),
+		T(accept_twice_with_one_generation_is_one_connection),
 		T(close_alone_is_the_servers),
 		T(partial_header_then_close_gives_active),
 		T(garbage_gets_400_and_closes),
