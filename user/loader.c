@@ -116,7 +116,6 @@ static bool is_socket_hook(const struct bpf_program *prog)
 	return !strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6);
 }
 
-
 static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
 /* The kernel that first had each tracepoint we need, for the error text. */

@@ -1029,8 +1029,8 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 			set_state(c, CS_ST_NEW);
 		else
 			c->adopted = true;
-		/* an accept found at the first call (sock tracepoints) says
-		 * the change the connection had before it, if any */
+		/* the change it had before its accept (or, under the sock
+		 * tracepoints, its first call), if any: a FIN, a reset */
 		on_tcp_state(c, e);
 		return;
 	}
