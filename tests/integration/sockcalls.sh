@@ -29,7 +29,9 @@
 # - a client that sends its request and its FIN before the server's first
 #   call on the connection (the server only peeks, then waits): followed
 #   whole, closed by the client (the sock tracepoints hook no accept: the
-#   change comes before the connection is claimed at the first read);
+#   change comes before the connection is claimed at the first read); its
+#   "new" is dated before the server's 0.3 s wait, not at the first read
+#   (the sock tracepoints date it at the handshake);
 # - a connection the server closes after only peeking at it (no read, no
 #   write): new, closed by reset (the request unread), at the close;
 # - a port two processes listen on with SO_REUSEPORT, the target and
@@ -46,11 +48,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed closed_after_peek_only reuseport_other_process_ignored"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 12
+	suite_begin sockcalls 13
 else
-	suite_begin "sockcalls_$hooks" 12
+	suite_begin "sockcalls_$hooks" 13
 fi
 
 port=$(free_port)
@@ -391,6 +393,21 @@ RESET_CLOSER=reset closed_check closed_by_reset_with_request_unread unreadclose 
 
 followed_check late_listener_followed newport client /plain /plain
 followed_check fin_before_first_read_followed latefin client /latefin
+if python3 - "$work/cs.out" "$(port_of latefin)" >"$work/why" 2>&1 <<'PY'; then
+import datetime, json, sys
+def t(o):
+    d = datetime.datetime.strptime(o["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return d.replace(tzinfo=datetime.timezone.utc).timestamp()
+objs = [json.loads(l) for l in open(sys.argv[1])]
+st = {o["state"]: t(o) for o in objs
+      if o["type"] == "state" and o.get("client", "").endswith(":" + sys.argv[2])}
+# the server waited 0.3 s between its peek and its first read
+assert st["active"] - st["new"] >= 0.25, st
+PY
+	pass new_dated_at_the_accept
+else
+	fail new_dated_at_the_accept "$(tail -c 400 "$work/why")"
+fi
 RESET_CLOSER=reset closed_check closed_after_peek_only peekclose peekclose new closed
 
 # every connection the target served on the SO_REUSEPORT port followed
