@@ -499,14 +499,16 @@ static __always_inline enum hold hold_tiny(struct cs_conn *c, struct scratch *s,
 }
 
 /* Sends c's ACCEPT or ADOPT (type) with its addresses, and the first state
- * change it had before it (old, new), if any. */
+ * change it had before it (old, new), if any; ts: its time, if not now. */
 static __always_inline void conn_announce(__u64 key, struct cs_conn *c, struct sock *sk,
-					  __u16 type, __u32 fd, __u8 old, __u8 new)
+					  __u16 type, __u32 fd, __u8 old, __u8 new, __u64 ts)
 {
 	struct scratch *s = event_begin(type, key, c->tgid);
 
 	if (!s)
 		return;
+	if (ts)
+		s->e.ts_ns = ts;
 	s->e.fd = fd;
 	s->e.tcp_old = old;
 	s->e.tcp_new = new;
@@ -554,7 +556,7 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	}
 	cp = bpf_map_lookup_elem(&conns, &key);
 	if (cp)
-		conn_announce(key, cp, sk, type, fd, old, old ? st : 0);
+		conn_announce(key, cp, sk, type, fd, old, old ? st : 0, 0);
 	return cp;
 }
 
@@ -623,7 +625,8 @@ static __always_inline void conn_claim(__u64 key, struct cs_conn *c, struct sock
 	c->tgid = acceptor_of(sk, tgid);
 	old = c->pend_old;
 	new = c->pend_new;
-	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, old, new);
+	/* dated at its handshake (gen): nearer its accept than this call */
+	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, old, new, c->gen);
 	/* a change kept while we announced: send it, as state_change() would */
 	if (!old && c->pend_old) {
 		s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
