@@ -107,8 +107,18 @@ suite oracle_tls_go1.23 tests/oracle/run_tls.sh --suite oracle_tls_go1.23 --go /
 	--connstate ./connstate
 suite tls_go tests/tls/go.sh --connstate ./connstate
 suite tls_rescan tests/tls/rescan.sh --connstate ./connstate
+# The guests run the static binary, which a plain `make` does not rebuild:
+# a stale one would pass the VMs without testing the change.
+vm_suite() {
+	if ! make --no-print-directory .output/connstate-static >"$log/static.log" 2>&1; then
+		tail -n 5 "$log/static.log"
+		echo "vmtest: 0 passed, 1 failed (.output/connstate-static did not build)"
+		return 1
+	fi
+	tests/vm/vmtest.sh --connstate .output/connstate-static
+}
 if [ "${VMTEST:-0}" = 1 ] || [[ "$only" == *" vmtest "* ]]; then
-	suite vmtest tests/vm/vmtest.sh --connstate .output/connstate-static
+	suite vmtest vm_suite
 fi
 
 # a suite asked for by a name that does not exist ran nothing: a failure
