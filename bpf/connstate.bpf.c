@@ -135,10 +135,11 @@ struct {
 } listen_ports SEC(".maps");
 
 /* Every local port a tracked connection can have (the targets' listening
- * ports, set by the user side, and every accepted socket's, set at accept):
- * a cheap first filter for the hooks that run for every TCP socket on the
- * host, before the hash lookups. Never cleared: a port too many costs a
- * lookup, a port too few would lose a connection. */
+ * ports, set by the user side and, under the sock tracepoints, at a
+ * target's listen(); every accepted socket's, set at accept): a cheap first
+ * filter for the hooks that run for every TCP socket on the host, before
+ * the hash lookups. Never cleared: a port too many costs a lookup, a port
+ * too few would lose a connection. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 65536);
@@ -164,6 +165,15 @@ static __always_inline bool port_maybe_tracked(__u16 port)
 		return true;
 	v = bpf_map_lookup_elem(&port_seen, &idx);
 	return v && *v;
+}
+
+static __always_inline void port_mark(__u16 port)
+{
+	__u32 idx = port;
+	__u8 *v = bpf_map_lookup_elem(&port_seen, &idx);
+
+	if (v)
+		*v = 1;
 }
 
 /* One entry per thread (pid_tgid), reused: an exit marks it taken instead
@@ -529,22 +539,19 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num),
 			     .fd_seen = fd == CS_NO_FD ? 0 : fd + 1 };
 	struct cs_conn *cp;
-	__u8 *seen, st = 0, old = 0;
-	__u32 idx;
+	__u8 st, old = 0, new = 0;
 
 	if (type == CS_EV_ACCEPT) {
 		st = BPF_CORE_READ(sk, __sk_common.skc_state);
-		if (st == TCP_CLOSE_WAIT || st == TCP_CLOSE)
+		if (st == TCP_CLOSE_WAIT || st == TCP_CLOSE) {
 			old = TCP_ESTABLISHED;
-		c.state_told = old != 0;
+			new = st;
+			c.state_told = 1;
+		}
 	}
-
 	/* its port first: a state change on another CPU that finds the
 	 * entry must not have been filtered out by its port */
-	idx = c.lport;
-	seen = bpf_map_lookup_elem(&port_seen, &idx);
-	if (seen)
-		*seen = 1;
+	port_mark(c.lport);
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
 	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
@@ -556,7 +563,7 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	}
 	cp = bpf_map_lookup_elem(&conns, &key);
 	if (cp)
-		conn_announce(key, cp, sk, type, fd, old, old ? st : 0, 0);
+		conn_announce(key, cp, sk, type, fd, old, new, 0);
 	return cp;
 }
 
@@ -611,6 +618,18 @@ static __always_inline __u32 acceptor_of(struct sock *sk, __u32 tgid)
 	return is_target(ptgid) ? ptgid : tgid;
 }
 
+/* c's first change out of ESTABLISHED, as its own event. */
+static __always_inline void send_tcp_state(__u64 key, struct cs_conn *c, __u8 old, __u8 new)
+{
+	struct scratch *s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
+
+	if (!s)
+		return;
+	s->e.tcp_old = old;
+	s->e.tcp_new = new;
+	event_submit(s, c);
+}
+
 /*
  * A target's first call on a pending connection c (or its close): it is
  * accepted, its ACCEPT carrying the first state change it had. Two
@@ -620,7 +639,6 @@ static __always_inline __u32 acceptor_of(struct sock *sk, __u32 tgid)
 static __always_inline void conn_claim(__u64 key, struct cs_conn *c, struct sock *sk, __u32 tgid)
 {
 	__u8 old, new;
-	struct scratch *s;
 
 	c->tgid = acceptor_of(sk, tgid);
 	old = c->pend_old;
@@ -628,14 +646,8 @@ static __always_inline void conn_claim(__u64 key, struct cs_conn *c, struct sock
 	/* dated at its handshake (gen): nearer its accept than this call */
 	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, old, new, c->gen);
 	/* a change kept while we announced: send it, as state_change() would */
-	if (!old && c->pend_old) {
-		s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
-		if (s) {
-			s->e.tcp_old = c->pend_old;
-			s->e.tcp_new = c->pend_new;
-			event_submit(s, c);
-		}
-	}
+	if (!old && c->pend_old)
+		send_tcp_state(key, c, c->pend_old, c->pend_new);
 }
 
 /*
@@ -1692,15 +1704,12 @@ static __always_inline bool file_released(struct sock *sk)
  * (the ports listened on before we attached come from the user side). */
 static __always_inline void listen_started(__u16 port)
 {
-	__u32 idx = port;
-	__u8 one = 1, *seen;
+	__u8 one = 1;
 
 	if (!port || !is_target(bpf_get_current_pid_tgid() >> 32))
 		return;
 	bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
-	seen = bpf_map_lookup_elem(&port_seen, &idx);
-	if (seen)
-		*seen = 1;
+	port_mark(port);
 }
 
 /*
@@ -1754,7 +1763,6 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, int old, int new,
 					bool has_file)
 {
-	struct scratch *s;
 	struct cs_conn *c;
 	bool first;
 
@@ -1793,14 +1801,8 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 			 first ? old : 0, first ? new : 0);
 		return 0;
 	}
-	if (!first)
-		return 0;
-	s = event_begin(CS_EV_TCP_STATE, key, c->tgid);
-	if (s) {
-		s->e.tcp_old = old;
-		s->e.tcp_new = new;
-		event_submit(s, c);
-	}
+	if (first)
+		send_tcp_state(key, c, old, new);
 	return 0;
 }
 
