@@ -246,6 +246,18 @@ struct {
 	__type(value, struct cs_tls_call);
 } tls_calls SEC(".maps");
 
+/* How many tls_calls entries there are (tls.bpf.c counts its inserts and
+ * deletes): with none, no syscall can be inside a TLS library call, and
+ * the socket programs skip the lookup (a server that links a TLS library
+ * and serves cleartext makes no TLS call at all). A thread that exits
+ * inside a call leaves it high: lookups again, never a call missed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_inflight SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20); /* resized by the loader */
@@ -741,8 +753,13 @@ __u32 tls_probed = 0;
 static __always_inline bool note_tls_call(__u64 id, __u64 sk, __u64 gen)
 {
 	struct cs_tls_call *tc;
+	__u32 zero = 0;
+	__u64 *n;
 
 	if (!tls_probed)
+		return false;
+	n = bpf_map_lookup_elem(&tls_inflight, &zero);
+	if (!n || !*n)
 		return false;
 	tc = bpf_map_lookup_elem(&tls_calls, &id);
 	if (!tc)

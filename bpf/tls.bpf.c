@@ -85,6 +85,39 @@ struct {
 	__type(value, struct cs_tls_call);
 } tls_calls SEC(".maps");
 
+/* The number of tls_calls entries, for connstate.bpf.c's note_tls_call():
+ * every insert and delete below goes through calls_put()/calls_drop(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_inflight SEC(".maps");
+
+static __always_inline void inflight_add(__s64 d)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&tls_inflight, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, d);
+}
+
+/* Set this thread's call, counting it if it is new. */
+static __always_inline void calls_put(__u64 id, struct cs_tls_call *tc)
+{
+	if (!bpf_map_update_elem(&tls_calls, &id, tc, BPF_NOEXIST))
+		inflight_add(1);
+	else
+		bpf_map_update_elem(&tls_calls, &id, tc, BPF_EXIST);
+}
+
+static __always_inline void calls_drop(__u64 id)
+{
+	if (!bpf_map_delete_elem(&tls_calls, &id))
+		inflight_add(-1);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CS_STAT_MAX);
@@ -141,7 +174,7 @@ static __always_inline int call_enter(void *ssl, void *buf, void *sizep, __u32 k
 	cur = bpf_map_lookup_elem(&tls_calls, &id);
 	if (cur && kind == TK_OTHER && cur->kind != TK_OTHER && cur->ssl == tc.ssl)
 		return 0;
-	bpf_map_update_elem(&tls_calls, &id, &tc, BPF_ANY);
+	calls_put(id, &tc);
 	return 0;
 }
 
@@ -417,7 +450,7 @@ static __always_inline int call_exit(struct pt_regs *ctx, __u32 kind)
 	if (kind == TK_OTHER && cur->kind != TK_OTHER)
 		return 0;
 	tc = *cur;
-	bpf_map_delete_elem(&tls_calls, &id);
+	calls_drop(id);
 	key.ssl = tc.ssl;
 	if (tc.sk) {
 		now.sk = tc.sk;
@@ -570,7 +603,7 @@ static __always_inline void go_unbind(__u64 id)
 		call->sk = tc->sk;
 		call->gen = tc->gen;
 	}
-	bpf_map_delete_elem(&tls_calls, &id);
+	calls_drop(id);
 }
 
 /* The goroutine g runs call on this thread: its syscalls belong to it. */
@@ -579,7 +612,7 @@ static __always_inline void go_bind(__u64 id, __u64 g, const struct go_call *cal
 	struct cs_tls_call tc = { .ssl = call->conn, .sizep = g, .sk = call->sk, .gen = call->gen,
 				  .kind = TK_GO };
 
-	bpf_map_update_elem(&tls_calls, &id, &tc, BPF_ANY);
+	calls_put(id, &tc);
 }
 
 static __always_inline int go_enter(struct pt_regs *ctx, __u32 kind)
