@@ -45,10 +45,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /*
  * Waking the reader costs the traced process microseconds per event (an
  * irq_work and a context switch), more than all our other work. So events
- * wake it only once this many bytes wait; otherwise the reader finds them
- * at its next poll timeout. The loader sets it; 0 wakes on every event.
+ * wake it only once this many bytes were written by one CPU since that CPU
+ * last woke it (counted in its scratch: asking the ring how much waits,
+ * bpf_ringbuf_query, cost about 100 ns an event here); otherwise the reader
+ * finds them at its next poll timeout. The loader sets it to a share of the
+ * ring per CPU; 0 wakes on every event.
  */
 const volatile __u64 wakeup_bytes = 0;
+#include "wake.h"
 
 /*
  * Set by the user side (through the mmapped .bss) when it stops, before it
@@ -109,6 +113,7 @@ struct scratch {
 	/* head, tail, then the HTTP/2 frame records (struct cs_frame) */
 	__u8 data[2 * CS_HEAD_CAP + CS_TAIL_CAP];
 	struct walk w; /* not sent */
+	__u64 unwoken; /* bytes this CPU wrote since it last woke the reader */
 };
 
 struct {
@@ -437,10 +442,7 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 				s->e.flags |= CS_F_ADOPTED;
 		}
 	}
-	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len,
-			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-				       BPF_RB_FORCE_WAKEUP :
-				       BPF_RB_NO_WAKEUP)) {
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len, wake_flag(&s->unwoken, len))) {
 		stat_inc(CS_STAT_LOST_EVENTS);
 		if (c)
 			__sync_fetch_and_add(&c->lost, 1);

@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the user side as in connstate.bpf.c (the same values). */
 const volatile __u64 wakeup_bytes = 0;
+#include "wake.h"
 const volatile __u64 target_cgroup = 0;
 const volatile __u32 target_cgroup_level = 0;
 __u32 stopping = 0;
@@ -61,6 +62,7 @@ struct scratch {
 	struct cs_event e;
 	__u8 data[CS_HEAD_CAP + CS_TAIL_CAP + CS_MAX_FRAMES * sizeof(struct cs_frame)];
 	struct tls_walk w; /* not sent */
+	__u64 unwoken; /* as in connstate.bpf.c's scratch */
 };
 
 /* Shared with connstate.bpf.c (reused by the loader): same definitions. */
@@ -187,10 +189,7 @@ static __always_inline bool submit(struct scratch *s, struct cs_conn *c)
 		len = sizeof(s->data);
 	s->e.lost = c->lost;
 	s->e.gen = c->gen;
-	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len,
-			       bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
-				       BPF_RB_FORCE_WAKEUP :
-				       BPF_RB_NO_WAKEUP)) {
+	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len, wake_flag(&s->unwoken, len))) {
 		stat_inc(CS_STAT_LOST_EVENTS);
 		__sync_fetch_and_add(&c->lost, 1);
 		return false;

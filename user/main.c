@@ -509,7 +509,7 @@ int main(int argc, char **argv)
 	struct loader_opts lo = {};
 	struct sigaction sa = { .sa_handler = on_signal };
 	char pids[256] = "";
-	int i, nprogs, rc = 1, release_fd = -1, status;
+	int i, nprogs, ncpu, rc = 1, release_fd = -1, status;
 
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16); /* flushed after each batch */
 	if (cli_parse(&app.cli, argc, argv))
@@ -567,7 +567,11 @@ int main(int argc, char **argv)
 	}
 	lo.btf_path = app.cli.btf_path;
 	lo.ring_bytes = app.cli.ring_mib << 20;
-	lo.wakeup_bytes = lo.ring_bytes / 16;
+	/* counted per CPU in the BPF side (wake.h): a sixteenth of the
+	 * ring shared among them, so all of them together wake us before
+	 * it is full */
+	ncpu = libbpf_num_possible_cpus();
+	lo.wakeup_bytes = lo.ring_bytes / 16 / (ncpu > 0 ? ncpu : 1);
 	lo.max_conns = app.cli.max_conns;
 	lo.verbose = app.cli.verbose;
 	lo.hooks = !app.cli.hooks || !strcmp(app.cli.hooks, "auto") ? LOADER_HOOKS_AUTO :
