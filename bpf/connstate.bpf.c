@@ -432,9 +432,16 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 		s->e.lost = c->lost;
 		s->e.gen = c->gen;
 		unannounced = c->unannounced;
-		/* the socket still knows its addresses: the user side must
-		 * not print a connection under an address it never saw */
-		if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {
+		if (unannounced == CS_CLAIMED && s->e.type != CS_EV_ACCEPT) {
+			fill_addrs(&s->e, (struct sock *)s->e.sk);
+			s->e.local.port = c->lport;
+			s->e.flags |= CS_F_ACCEPTED;
+			s->e.acc_old = c->pend_old;
+			s->e.acc_new = c->pend_new;
+		} else if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {
+			/* the socket still knows its addresses: the user side
+			 * must not print a connection under an address it
+			 * never saw */
 			fill_addrs(&s->e, (struct sock *)s->e.sk);
 			s->e.local.port = c->lport;
 			s->e.flags |= CS_F_ADDRS;
@@ -446,6 +453,9 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 		stat_inc(CS_STAT_LOST_EVENTS);
 		if (c)
 			__sync_fetch_and_add(&c->lost, 1);
+		/* the ACCEPT it carried is lost with it */
+		if (c && unannounced == CS_CLAIMED && s->e.type != CS_EV_ACCEPT)
+			c->unannounced = CS_EV_ACCEPT;
 		return false;
 	}
 	if (c && unannounced)
@@ -465,7 +475,7 @@ static __always_inline void record_unseen_end(__u64 sk, struct cs_conn *c)
 	if (c->unannounced && s) {
 		/* fill_addrs writes an event's fields: borrow a free slot */
 		fill_addrs(&s->e, (struct sock *)sk);
-		end.unannounced = c->unannounced;
+		end.unannounced = c->unannounced == CS_CLAIMED ? CS_EV_ACCEPT : c->unannounced;
 		end.local = s->e.local;
 		end.local.port = c->lport;
 		end.remote = s->e.remote;
@@ -646,22 +656,28 @@ static __always_inline void send_tcp_state(__u64 key, struct cs_conn *c, __u8 ol
 
 /*
  * A target's first call on a pending connection c (or its close): it is
- * accepted, its ACCEPT carrying the first state change it had. Two
- * threads' first calls at once send the same ACCEPT twice (the same gen:
- * the user side takes one).
+ * accepted. Its ACCEPT, carrying the first state change it had, goes with
+ * the next event sent for it (CS_CLAIMED, event_submit()), which the
+ * caller makes now, or else sends by itself (claim_told()). Two threads'
+ * first calls at once send the same ACCEPT twice (the same gen: the user
+ * side takes one).
  */
-static __always_inline void conn_claim(__u64 key, struct cs_conn *c, struct sock *sk, __u32 tgid)
+static __always_inline void conn_claim(struct cs_conn *c, struct sock *sk, __u32 tgid)
 {
-	__u8 old, new;
-
 	c->tgid = acceptor_of(sk, tgid);
-	old = c->pend_old;
-	new = c->pend_new;
+	c->unannounced = CS_CLAIMED;
+}
+
+/* After the claiming call: its ACCEPT on its own if no event took it (a
+ * held tiny read, a call whose bytes we cannot read). */
+static __always_inline void claim_told(__u64 key, struct cs_conn *c, struct sock *sk)
+{
+	if (c->unannounced != CS_CLAIMED)
+		return;
 	/* dated at its handshake (gen): nearer its accept than this call */
-	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, old, new, c->gen);
-	/* a change kept while we announced: send it, as state_change() would */
-	if (!old && c->pend_old)
-		send_tcp_state(key, c, c->pend_old, c->pend_new);
+	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, c->pend_old, c->pend_new, c->gen);
+	if (c->unannounced == CS_CLAIMED) /* no scratch: not sent */
+		c->unannounced = CS_EV_ACCEPT;
 }
 
 /*
@@ -1195,7 +1211,11 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 	if (ret > 0)
 		c->rd_since_wr = st.dir == CS_EV_WRITE ? 0 :
 				 clamped(c->rd_since_wr + (__u64)ret, CS_HEAD_BLOCK_MAX);
-	hold = st.dir == CS_EV_READ && ret > 0 && st.kind == K_BUF ? hold_tiny(c, s, ret) : HOLD_NO;
+	/* not the first read of a connection just claimed: its ACCEPT
+	 * goes with it (a tiny read held would hold the ACCEPT too) */
+	hold = st.dir == CS_EV_READ && ret > 0 && st.kind == K_BUF && c->unannounced != CS_CLAIMED ?
+		       hold_tiny(c, s, ret) :
+		       HOLD_NO;
 	if (hold != HOLD_KEPT)
 		flush_held(c, st.sk);
 	if (hold == HOLD_NO)
@@ -1660,7 +1680,7 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
 		return 0;
 	if (!c->tgid)
-		conn_claim(key, c, sk, tgid);
+		conn_claim(c, sk, tgid);
 	if (dir == CS_EV_READ)
 		seq_check(c, sk, ret > 0 ? ret : 0);
 	st.sk = key;
@@ -1672,11 +1692,14 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	if ((task->flags & (PF_IO_WORKER | PF_KTHREAD)) ||
 	    (task->thread_info.status & TS_COMPAT) || !stash_regs(&st, regs, regs->orig_ax) ||
 	    !fd_is_conn(c, st.fd, key)) {
+		claim_told(key, c, sk); /* its new is sure, what follows is not */
 		io_unread(c);
 		return 0;
 	}
 	st.tls = note_tls_call(id, key, c->gen);
-	return io_finish(id, &st, ret, c);
+	io_finish(id, &st, ret, c);
+	claim_told(key, c, sk);
+	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
@@ -1771,9 +1794,9 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 		bpf_map_delete_elem(&conns, &key);
 		return;
 	}
-	conn_claim(key, c, sk, tgid);
+	conn_claim(c, sk, tgid);
 	seq_check(c, sk, 0);
-	conn_end(key, c, CS_EV_CLOSE, tgid, CS_NO_FD, 0, 0, 0);
+	conn_end(key, c, CS_EV_CLOSE, tgid, CS_NO_FD, 0, 0, 0); /* its ACCEPT too */
 }
 
 /* A TCP state change of socket key (sk): runs in softirq for any socket

@@ -58,6 +58,11 @@ enum cs_event_flags {
 	/* HTTP/2: the frame walk stopped before the end of the payload (more
 	 * than CS_MAX_FRAMES frames, or unreadable memory) */
 	CS_F_WALK_CUT = 1 << 6,
+	/* the connection's ACCEPT goes with this event (the sock tracepoints
+	 * claim a connection at its first call, and one event is cheaper
+	 * than two): local/remote are filled, acc_old/acc_new are the first
+	 * state change it had, and the ACCEPT is dated at gen */
+	CS_F_ACCEPTED = 1 << 7,
 };
 
 struct cs_addr {
@@ -81,7 +86,9 @@ struct cs_event {
 	__u8 tcp_old;
 	__u8 tcp_new;
 	__u8 nframes;	/* struct cs_frame records after the payload bytes */
-	__u8 pad[5];
+	__u8 acc_old;	/* CS_F_ACCEPTED: the ACCEPT's tcp_old and tcp_new */
+	__u8 acc_new;
+	__u8 pad[3];
 	__u64 gen;	/* the connection's generation: tells a reused sk apart */
 	struct cs_addr local;  /* ACCEPT, ADOPT and CS_F_ADDRS only */
 	struct cs_addr remote; /* ACCEPT, ADOPT and CS_F_ADDRS only */
@@ -125,7 +132,8 @@ struct cs_conn {
 	__u32 lost;
 	__u32 state_told; /* its end (the first change from ESTABLISHED) was sent */
 	__u32 unannounced; /* its ACCEPT/ADOPT (this type) was lost: addresses go
-			    * with its next event that gets through */
+			    * with its next event that gets through; or
+			    * CS_CLAIMED */
 	__u64 gen;     /* when it was added: tells a reused socket address apart */
 	__u64 held_ts; /* time of the first held tiny read */
 	__u32 held_tid;
@@ -152,6 +160,10 @@ struct cs_conn {
 	__u8 pend_old;
 	__u8 pend_new;
 };
+
+/* cs_conn.unannounced of a connection just claimed (sock tracepoints): its
+ * ACCEPT goes with its next event (CS_F_ACCEPTED) */
+#define CS_CLAIMED 0x100
 
 enum cs_h2 {
 	CS_H2_UNDECIDED, /* no byte read yet */

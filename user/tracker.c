@@ -1003,6 +1003,18 @@ void tracker_event(struct tracker *t, const struct cs_event *e, const uint8_t *d
 
 	if (e->type == CS_EV_PROC_FORK || e->type == CS_EV_PROC_EXIT)
 		return;
+	if (e->flags & CS_F_ACCEPTED && e->type != CS_EV_ACCEPT && e->type != CS_EV_ADOPT) {
+		/* the connection's ACCEPT came with this event: it first,
+		 * with nothing lost (a connection is claimed with nothing
+		 * lost; what its claiming call lost counts from this event) */
+		struct cs_event acc = { .ts_ns = e->gen, .sk = e->sk, .tgid = e->tgid,
+					.tid = e->tid, .type = CS_EV_ACCEPT,
+					.tcp_old = e->acc_old,
+					.tcp_new = e->acc_new, .gen = e->gen, .local = e->local,
+					.remote = e->remote };
+
+		tracker_event(t, &acc, NULL);
+	}
 	c = conn_find(t, e->sk);
 	/* another generation on the same socket address: the old one's end
 	 * was lost and the memory reused */
