@@ -141,6 +141,26 @@ static inline void ev_io_gen(struct tracker *tr, uint16_t type, uint64_t sk, uin
 	tracker_event(tr, &t.e, t.data);
 }
 
+/* An event that carries its connection's ACCEPT (CS_F_ACCEPTED: the sock
+ * tracepoints claim a connection at its first call): addresses, the first
+ * state change (acc_old, acc_new), dated at gen. s NULL: no payload. */
+static inline void ev_claimed(struct tracker *tr, uint16_t type, uint64_t sk, uint64_t gen,
+			      uint32_t lost, uint8_t acc_old, uint8_t acc_new, const char *s)
+{
+	struct test_event t;
+
+	ev_make(&t, type, sk);
+	if (s)
+		ev_payload(&t, s, strlen(s));
+	t.e.gen = gen;
+	t.e.lost = lost;
+	t.e.flags = CS_F_ACCEPTED;
+	t.e.acc_old = acc_old;
+	t.e.acc_new = acc_new;
+	ev_addrs(&t, 4242);
+	tracker_event(tr, &t.e, t.data);
+}
+
 static inline void ev_simple_gen(struct tracker *tr, uint16_t type, uint64_t sk, uint64_t gen)
 {
 	struct test_event t;

@@ -478,6 +478,7 @@ static void tls_server_is_told_as_opaque(void **st)
  * These record the client address with each line, through their own ops. */
 
 static char lines[4096]; /* "127.0.0.1:1000 new; ..." */
+static uint64_t new_ts; /* when the last "new" was dated */
 static char lossreq[1024]; /* "GET / bytes_out=N!;" */
 
 static void loss_state(void *ctx, const struct tr_conn *c, enum cs_state prev, uint64_t ts)
@@ -486,6 +487,10 @@ static void loss_state(void *ctx, const struct tr_conn *c, enum cs_state prev, u
 
 	snprintf(lines + n, sizeof(lines) - n, "%s %s%s;", c->client_str,
 		 cs_state_name(c->state), c->uncertain ? "?" : "");
+	if (c->state == CS_ST_NEW)
+		new_ts = ts;
+	if (c->state == CS_ST_CLOSED)
+		snprintf(closed_by, sizeof(closed_by), "%s", cs_closer_name(c->closer));
 }
 
 static void loss_request(void *ctx, const struct tr_conn *c, const struct tr_request *r,
@@ -508,7 +513,7 @@ static const struct tracker_ops loss_ops = { loss_state, loss_request, loss_warn
 
 static int loss_setup(void **st)
 {
-	lines[0] = lossreq[0] = '\0';
+	lines[0] = lossreq[0] = closed_by[0] = '\0';
 	*st = tracker_new(&loss_ops, NULL);
 	return *st ? 0 : -1;
 }
@@ -554,6 +559,39 @@ static void lost_accept_is_told_under_its_real_address(void **st)
 	assert_int_equal(t.conns, 1);
 	assert_int_equal(t.uncertain, 1);
 	assert_int_equal(t.open, 0);
+}
+
+/* The sock tracepoints claim a connection at its first call; its ACCEPT
+ * rides on that call's event: new first, dated at the handshake (gen). */
+static void claimed_read_carries_its_accept(void **st)
+{
+	ev_claimed(*st, CS_EV_READ, SK, 5000, 0, 0, 0, GET);
+	assert_int_equal(new_ts, 5000);
+	ev_io_gen(*st, CS_EV_WRITE, SK, 5000, 0, 0, 0, OK_5);
+	ev_simple_gen(*st, CS_EV_CLOSE, SK, 5000);
+	assert_string_equal(lines, "127.0.0.1:4242 new;127.0.0.1:4242 active;"
+				   "127.0.0.1:4242 idle;127.0.0.1:4242 closed;");
+}
+
+/* Claimed at its close: the close carries the ACCEPT and the client's FIN
+ * that came before it (acc_old/acc_new), so the client closed it. */
+static void claimed_close_carries_its_accept_and_the_fin(void **st)
+{
+	ev_claimed(*st, CS_EV_CLOSE, SK, 5000, 0, TCP_ESTABLISHED, TCP_CLOSE_WAIT, NULL);
+	assert_string_equal(lines, "127.0.0.1:4242 new;127.0.0.1:4242 closed;");
+	assert_string_equal(closed_by, "client");
+	assert_string_equal(opened(*st), "");
+}
+
+/* A loss in the claiming call itself (bytes read unseen before it): new is
+ * sure, what follows is withheld. */
+static void claimed_read_with_a_loss_tells_new_then_withholds(void **st)
+{
+	ev_claimed(*st, CS_EV_READ, SK, 5000, 1, 0, 0, GET);
+	ev_io_gen(*st, CS_EV_WRITE, SK, 5000, 1, 0, 0, OK_5);
+	ev_simple_gen(*st, CS_EV_CLOSE, SK, 5000);
+	assert_string_equal(lines, "127.0.0.1:4242 new;127.0.0.1:4242 warning;"
+				   "127.0.0.1:4242 closed?;");
 }
 
 static void event_without_addresses_of_unknown_conn_is_dropped(void **st)
@@ -1208,6 +1246,9 @@ int main(void)
 		T(crlf_before_request_is_skipped),
 #define T2(f) cmocka_unit_test_setup_teardown(f, loss_setup, teardown)
 		T2(lost_accept_is_told_under_its_real_address),
+		T2(claimed_read_carries_its_accept),
+		T2(claimed_close_carries_its_accept_and_the_fin),
+		T2(claimed_read_with_a_loss_tells_new_then_withholds),
 		T2(event_without_addresses_of_unknown_conn_is_dropped),
 		T2(lost_close_is_ended_unseen_once),
 		T2(reused_sk_after_lost_close_ends_old_once),
