@@ -436,6 +436,7 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 			fill_addrs(&s->e, (struct sock *)s->e.sk);
 			s->e.local.port = c->lport;
 			s->e.flags |= CS_F_ACCEPTED;
+			s->e.tgid = c->tgid; /* the acceptor, not the caller */
 			s->e.acc_old = c->pend_old;
 			s->e.acc_new = c->pend_new;
 		} else if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {

@@ -61,7 +61,8 @@ enum cs_event_flags {
 	/* the connection's ACCEPT goes with this event (the sock tracepoints
 	 * claim a connection at its first call, and one event is cheaper
 	 * than two): local/remote are filled, acc_old/acc_new are the first
-	 * state change it had, and the ACCEPT is dated at gen */
+	 * state change it had, tgid is the acceptor's (acceptor_of(): maybe
+	 * the caller's parent), and the ACCEPT is dated at gen */
 	CS_F_ACCEPTED = 1 << 7,
 };
 
