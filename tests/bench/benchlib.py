@@ -14,6 +14,10 @@
   benchlib.py progsum PID           run_cnt and run_time_ns summed over the
                                     BPF programs PID holds
   benchlib.py cost-report DIR       cost.sh's report, from DIR/cost-*
+  benchlib.py proflines PERF MAP... perf samples (perf record -a -g) inside
+                                    BPF programs, per program and source
+                                    line (MAP: jitlines output, named
+                                    <anything>.<program>)
 
 The report reads DIR/runs.tsv (workload, round, mode, tag a line) and, per
 tag, DIR/<tag>.wrk (wrk --latency output), and for traced runs <tag>.before
@@ -699,6 +703,45 @@ def cost_report(d):
     print("\n".join(out))
 
 
+def cmd_proflines(perf_data, maps):
+    """Each sample whose stack holds a BPF program is charged to the
+    source line of the innermost program frame (helpers it called
+    included): where the time of each program goes."""
+    import bisect
+    recs = []  # (address, program, line, source)
+    for path in maps:
+        prog = path.rsplit(".", 1)[-1]
+        for line in open(path):
+            a, ln, src = (line.rstrip("\n").split(" ", 2) + [""])[:3]
+            recs.append((int(a, 16), prog, int(ln), src.strip()))
+    recs.sort()
+    addrs = [r[0] for r in recs]
+    out = subprocess.run(["perf", "script", "-i", perf_data, "-F", "ip,sym"],
+                         capture_output=True, text=True).stdout
+    per, lines, total = {}, {}, 0
+    for block in out.split("\n\n"):
+        frames = [f.split() for f in block.splitlines() if f.strip()]
+        if not frames:
+            continue
+        total += 1
+        for f in frames:
+            if len(f) < 2 or not f[1].startswith("bpf_prog_"):
+                continue
+            j = bisect.bisect_right(addrs, int(f[0], 16)) - 1
+            if j >= 0 and f[1].endswith("_" + recs[j][1]):
+                _, prog, ln, src = recs[j]
+                per[prog] = per.get(prog, 0) + 1
+                key = (prog, ln, src)
+                lines[key] = lines.get(key, 0) + 1
+            break
+    print(f"{total} samples; in BPF programs: {sum(per.values())}")
+    for prog, n in sorted(per.items(), key=lambda kv: -kv[1]):
+        print(f"  {prog}: {n} samples ({100 * n / max(total, 1):.2f} % of the machine)")
+        rows = sorted(((c, k) for k, c in lines.items() if k[0] == prog), reverse=True)
+        for c, (_, ln, src) in rows[:15]:
+            print(f"    {100 * c / n:5.1f} %  line {ln:5d}  {src[:80]}")
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "snap":
         cmd_snap(int(sys.argv[2]))
@@ -714,6 +757,8 @@ def main():
         cmd_stop_probe(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
     elif len(sys.argv) == 2 and sys.argv[1] == "foreign":
         cmd_foreign()
+    elif len(sys.argv) >= 4 and sys.argv[1] == "proflines":
+        cmd_proflines(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 3 and sys.argv[1] == "wrk":
         print(parse_wrk(sys.argv[2]))
     else:

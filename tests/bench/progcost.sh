@@ -13,9 +13,20 @@
 # other work (wrk's own reads and writes included) shows in the totals; the
 # enter programs of nginx's recvfrom/writev/sendfile64 run for it alone.
 #
+# PROGCOST_EMPTY=1 adds a run of programs that do nothing (bpftrace, empty
+# actions) on the sock tracepoints' hooks (sock_recv_length,
+# sock_send_length, inet_sock_set_state, tcp_destroy_sock): the floor of
+# running any program there, statistics included.
+#
+# PROGCOST_PROFILE=1 adds, in the first round, a run under `perf record
+# -a -g` after the measured one, and prints where each program's time goes
+# by source line (tests/bench/jitlines.c maps the JIT image to the lines;
+# perf's own sampling slows that run: its samples are shares, not times).
+#
 # usage: tests/bench/progcost.sh [CONNSTATE...]   (default ./connstate)
 # Environment: PROGCOST_ROUNDS (3), PROGCOST_SECS (4), BENCH_CONNS (50),
-# PROGCOST_WORKLOADS ("keepalive close").
+# PROGCOST_WORKLOADS ("keepalive close"), PROGCOST_EMPTY (0),
+# PROGCOST_PROFILE (0).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +44,22 @@ for b in "$@"; do [ -x "$b" ] || die "no $b"; done
 
 work=$(mktemp -d /tmp/connstate-progcost.XXXXXX) || die "mktemp failed"
 chmod 755 "$work"
+if [ "${PROGCOST_PROFILE:-0}" = 1 ]; then
+	command -v perf >/dev/null || die "missing perf (PROGCOST_PROFILE=1)"
+	cc -O2 -o "$work/jitlines" "$here/jitlines.c" -lbpf || die "jitlines did not build"
+fi
+if [ "${PROGCOST_EMPTY:-0}" = 1 ]; then
+	command -v bpftrace >/dev/null || die "missing bpftrace (PROGCOST_EMPTY=1)"
+	# a stand-in for a connstate binary: -p PID, "attached" on stderr
+	cat >"$work/empty" <<'SH'
+#!/bin/bash
+(sleep 4; echo 'connstate: attached (empty programs)' >&2) &
+exec bpftrace -e 'tracepoint:sock:sock_recv_length {} tracepoint:sock:sock_send_length {}
+tracepoint:sock:inet_sock_set_state {} tracepoint:tcp:tcp_destroy_sock {}'
+SH
+	chmod +x "$work/empty"
+	set -- "$@" "$work/empty"
+fi
 stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
 nginx_pid='' cs_pid=''
 # SIGINT, 10 s, then SIGKILL: under heavy load a connstate was once seen
@@ -119,6 +146,17 @@ for wl in $WORKLOADS; do
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/before"
 			wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >"$work/wrk" 2>&1
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/after"
+			if [ "${PROGCOST_PROFILE:-0}" = 1 ] && [ "$r" = 1 ]; then
+				rm -f "$work"/lines.*
+				while IFS=$'\t' read -r id name _; do
+					"$work/jitlines" "$id" >"$work/lines.$name" 2>/dev/null
+				done <"$work/after"
+				perf record -q -a -g -o "$work/perf.data" -- \
+					wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >/dev/null 2>&1
+				echo "profile, $wl [$n:$bin]:" >>"$work/profiles"
+				python3 "$here/benchlib.py" proflines "$work/perf.data" "$work"/lines.* \
+					>>"$work/profiles" 2>&1
+			fi
 			stop_cs
 			python3 - "$work" "$wl" "$r" "$n:$bin" <<'PY' | tee -a "$work/report"
 import sys
@@ -148,6 +186,7 @@ PY
 		done
 	done
 done
+[ -f "$work/profiles" ] && cat "$work/profiles"
 echo "medians over the rounds (range): ns per request, then per program ns per run"
 python3 - "$work/report" <<'PY'
 import re, statistics, sys
