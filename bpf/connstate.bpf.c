@@ -977,14 +977,14 @@ static __always_inline __u32 frame_len(const __u8 *h)
 }
 
 /* The first read decides whether c is walked: the whole preface in its
- * first piece (clients send it in one write). */
-static __always_inline void h2_decide(struct walk *w, struct cs_conn *c)
+ * first piece (clients send it in one write). got: its first 24 bytes, or
+ * NULL if it has fewer (or they cannot be read). */
+static __always_inline void h2_decide(struct cs_conn *c, const __u64 *got)
 {
-	__u64 got[3], want[3];
+	__u64 want[3];
 
 	c->h2 = CS_H2_NO;
-	if (!w->n || w->len[0] < sizeof(h2_preface) ||
-	    bpf_probe_read_user(got, sizeof(got), (void *)w->base[0]))
+	if (!got)
 		return;
 	__builtin_memcpy(want, h2_preface, sizeof(want));
 	if (got[0] != want[0] || got[1] != want[1] || got[2] != want[2])
@@ -1151,7 +1151,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 	struct user_msghdr msg;
 	struct scratch *s;
 	enum hold hold;
-	__u64 off = 0;
+	__u64 off = 0, got[3];
 
 	/* Would-block says nothing about the connection; a zero write neither. */
 	if (ret == -EAGAIN || (ret == 0 && st.dir == CS_EV_WRITE))
@@ -1195,8 +1195,14 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
-			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret))
-				h2_decide(&s->w, c);
+			/* a flat read's first bytes are copied already */
+			if (st.kind == K_BUF && !off)
+				h2_decide(c, s->e.head_len >= sizeof(h2_preface) ? (__u64 *)s->data :
+										   NULL);
+			else if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret) && s->w.n &&
+				 s->w.len[0] >= sizeof(h2_preface) &&
+				 !bpf_probe_read_user(got, sizeof(got), (void *)s->w.base[0]))
+				h2_decide(c, got);
 			else
 				c->h2 = CS_H2_NO;
 		}
