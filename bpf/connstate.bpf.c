@@ -123,6 +123,17 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
+/* Targets that exited (tp_exit took them out of targets), by tgid: their
+ * start time. The exit closes their files after the exit tracepoint, and a
+ * connection no call had touched yet is claimed at that close (under the
+ * sock tracepoints). LRU: nothing else removes them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} exited SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* resized by the loader */
@@ -711,6 +722,7 @@ static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long g
 #define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
 #define PF_IO_WORKER 0x00000010 /* include/linux/sched.h */
 #define PF_KTHREAD 0x00200000
+#define PF_EXITING 0x00000004
 
 static __always_inline bool in_compat_syscall(void)
 {
@@ -1781,6 +1793,19 @@ static __always_inline void conn_pending(__u64 key, struct sock *sk, __u16 port)
 	bpf_map_update_elem(&conns, &key, &c, BPF_ANY);
 }
 
+/* The calling task is exiting, and its process (tgid) was a target until
+ * its exit began: the start time tells a reused pid apart. */
+static __always_inline bool exiting_target(__u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 *start;
+
+	if (!(task->flags & PF_EXITING))
+		return false;
+	start = bpf_map_lookup_elem(&exited, &tgid);
+	return start && *start == task->group_leader->start_time;
+}
+
 /* A state change of pending connection c (key): its first change out of
  * ESTABLISHED is kept for its ACCEPT; its close (the closing task is the
  * first to use it) claims it for a target, or drops it. */
@@ -1797,7 +1822,7 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 	if (!file_released(sk))
 		return;
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!is_target(tgid)) {
+	if (!is_target(tgid) && !exiting_target(tgid)) {
 		bpf_map_delete_elem(&conns, &key);
 		return;
 	}
@@ -1937,6 +1962,7 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct scratch *s;
+	__u64 start;
 	bool dead;
 
 	if (stopping)
@@ -1951,6 +1977,8 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
 	if (!dead || !is_target(tgid))
 		return 0;
 	bpf_map_delete_elem(&targets, &tgid);
+	start = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader, start_time);
+	bpf_map_update_elem(&exited, &tgid, &start, BPF_ANY);
 	s = event_begin(CS_EV_PROC_EXIT, 0, tgid);
 	if (s)
 		event_submit(s, NULL);
