@@ -37,6 +37,10 @@
 # - a port two processes listen on with SO_REUSEPORT, the target and
 #   another, 40 connections: each of the target's followed whole, none of
 #   the other's reported.
+# - a second target that accepts a connection and exits without a call on
+#   it (the request unread: the exit's close resets it): new, closed by
+#   reset, at the exit (the sock tracepoints claim it at that close, made
+#   by a process no longer in the targets).
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -48,11 +52,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored closed_by_the_servers_exit"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 13
+	suite_begin sockcalls 14
 else
-	suite_begin "sockcalls_$hooks" 13
+	suite_begin "sockcalls_$hooks" 14
 fi
 
 port=$(free_port)
@@ -79,6 +83,23 @@ if __name__ == "__main__":
 PY
 /usr/bin/python3 "$work/reuse.py" "$rport" >"$work/other.out" 2>&1 &
 track_pid $!
+# The second target: one connection, never read, closed by the exit
+# (os._exit: no close() of its own, the kernel closes its files).
+xport=$(free_port)
+cat >"$work/exitsrv.py" <<'PY'
+import os, socket, sys, time
+ls = socket.socket()
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(1)
+print("ready", flush=True)
+c, _ = ls.accept()
+time.sleep(0.5)
+print("exitclose", time.time(), flush=True)
+os._exit(0)
+PY
+/usr/bin/python3 "$work/exitsrv.py" "$xport" >"$work/exit.out" 2>&1 &
+xsrv=$!
+track_pid "$xsrv"
 # One connection at a time. Path /splice: the body of 5000 bytes is spliced
 # from a pipe. Path /mmsg: the request is read with recvmmsg; /spliceread:
 # with splice into a pipe (the request line is peeked at to choose).
@@ -205,10 +226,12 @@ wait_until 10 grep -q ready "$work/other.out" ||
 	fail_all "other server did not start: $(tail -c 300 "$work/other.out")"
 wait_until 10 grep -q ready "$work/server.out" ||
 	fail_all "server did not start: $(tail -c 300 "$work/server.out")"
-cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" ||
+wait_until 10 grep -q ready "$work/exit.out" ||
+	fail_all "exiting server did not start: $(tail -c 300 "$work/exit.out")"
+cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" -p "$xsrv" ||
 	fail_all "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"
 grep '^connstate: syscall hooks' "$work/cs.err"
-python3 - "$port" "$work/server.out" "$rport" >"$work/ports" <<'PY'
+python3 - "$port" "$work/server.out" "$rport" "$xport" >"$work/ports" <<'PY'
 import socket, sys
 import time
 def until_eof(s):
@@ -277,8 +300,13 @@ for _ in range(40):
     who = b"target" if b"X-Who: target" in got else b"other"
     print("reuse-" + who.decode(), s.getsockname()[1])
     s.close()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[4])))
+s.sendall(b"GET /exit HTTP/1.1\r\nHost: x\r\n\r\n")
+until_eof(s)
+print("exitclose", s.getsockname()[1])
+s.close()
 PY
-closes=$((11 + $(grep -c '^reuse-target ' "$work/ports")))
+closes=$((12 + $(grep -c '^reuse-target ' "$work/ports")))
 wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge $closes ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
@@ -358,11 +386,11 @@ uncertain_check splice_read_marked_uncertain "$(port_of spliceread)"
 
 # closed_check NAME CLIENT SERVER_MARK STATES...: the connection's states,
 # closed by the server (or by $RESET_CLOSER), and its closed line less than 1 s after the
-# server's mark (the time just before its last close)
+# server's mark (the time just before its last close; in $MARK_FILE if set)
 closed_check() {
 	local name=$1 port mark
 	port=$(port_of "$2")
-	mark=$(awk -v n="$3" '$1 == n {print $2}' "$work/server.out")
+	mark=$(awk -v n="$3" '$1 == n {print $2}' "${MARK_FILE:-$work/server.out}")
 	shift 3
 	if [ -z "$port" ] || [ -z "$mark" ]; then
 		fail "$name" "the client or server did not finish: $(tail -c 300 "$work/server.out")"
@@ -409,6 +437,8 @@ else
 	fail new_dated_at_the_accept "$(tail -c 400 "$work/why")"
 fi
 RESET_CLOSER=reset closed_check closed_after_peek_only peekclose peekclose new closed
+MARK_FILE="$work/exit.out" RESET_CLOSER=reset closed_check closed_by_the_servers_exit \
+	exitclose exitclose new closed
 
 # every connection the target served on the SO_REUSEPORT port followed
 # whole, none of the other process's reported
