@@ -989,15 +989,13 @@ static __always_inline __u32 frame_len(const __u8 *h)
 }
 
 /* The first read decides whether c is walked: the whole preface in its
- * first piece (clients send it in one write). got: its first 24 bytes, or
- * NULL if it has fewer (or they cannot be read). */
+ * first piece (clients send it in one write). got: its first 24 bytes (a
+ * read of fewer is not walked: the caller says so). */
 static __always_inline void h2_decide(struct cs_conn *c, const __u64 *got)
 {
 	__u64 want[3];
 
 	c->h2 = CS_H2_NO;
-	if (!got)
-		return;
 	__builtin_memcpy(want, h2_preface, sizeof(want));
 	if (got[0] != want[0] || got[1] != want[1] || got[2] != want[2])
 		return;
@@ -1207,10 +1205,13 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
-			/* a flat read's first bytes are copied already */
-			if (st.kind == K_BUF && !off)
-				h2_decide(c, s->e.head_len >= sizeof(h2_preface) ? (__u64 *)s->data :
-										   NULL);
+			/* a flat read's first bytes are copied already (no
+			 * pointer-or-NULL here: 5.10's and 6.1's verifiers
+			 * followed its impossible NULL branch) */
+			if (st.kind == K_BUF && !off && s->e.head_len >= sizeof(h2_preface))
+				h2_decide(c, (__u64 *)s->data);
+			else if (st.kind == K_BUF && !off)
+				c->h2 = CS_H2_NO;
 			else if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret) && s->w.n &&
 				 s->w.len[0] >= sizeof(h2_preface) &&
 				 !bpf_probe_read_user(got, sizeof(got), (void *)s->w.base[0]))
