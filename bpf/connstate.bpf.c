@@ -443,22 +443,21 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 		s->e.lost = c->lost;
 		s->e.gen = c->gen;
 		unannounced = c->unannounced;
-		if (unannounced == CS_CLAIMED && s->e.type != CS_EV_ACCEPT) {
+		/* the socket still knows its addresses: the user side must
+		 * not print a connection under an address it never saw */
+		if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {
 			fill_addrs(&s->e, (struct sock *)s->e.sk);
 			s->e.local.port = c->lport;
-			s->e.flags |= CS_F_ACCEPTED;
-			s->e.tgid = c->tgid; /* the acceptor, not the caller */
-			s->e.acc_old = c->pend_old;
-			s->e.acc_new = c->pend_new;
-		} else if (unannounced && s->e.type != CS_EV_ACCEPT && s->e.type != CS_EV_ADOPT) {
-			/* the socket still knows its addresses: the user side
-			 * must not print a connection under an address it
-			 * never saw */
-			fill_addrs(&s->e, (struct sock *)s->e.sk);
-			s->e.local.port = c->lport;
-			s->e.flags |= CS_F_ADDRS;
-			if (unannounced == CS_EV_ADOPT)
-				s->e.flags |= CS_F_ADOPTED;
+			if (unannounced == CS_CLAIMED) {
+				s->e.flags |= CS_F_ACCEPTED;
+				s->e.tgid = c->tgid; /* the acceptor, not the caller */
+				s->e.acc_old = c->pend_old;
+				s->e.acc_new = c->pend_new;
+			} else {
+				s->e.flags |= CS_F_ADDRS;
+				if (unannounced == CS_EV_ADOPT)
+					s->e.flags |= CS_F_ADOPTED;
+			}
 		}
 	}
 	if (bpf_ringbuf_output(&events, s, sizeof(s->e) + len, wake_flag(&s->unwoken, len))) {
@@ -466,7 +465,7 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 		if (c)
 			__sync_fetch_and_add(&c->lost, 1);
 		/* the ACCEPT it carried is lost with it */
-		if (c && unannounced == CS_CLAIMED && s->e.type != CS_EV_ACCEPT)
+		if (c && unannounced == CS_CLAIMED)
 			c->unannounced = CS_EV_ACCEPT;
 		return false;
 	}
@@ -487,7 +486,7 @@ static __always_inline void record_unseen_end(__u64 sk, struct cs_conn *c)
 	if (c->unannounced && s) {
 		/* fill_addrs writes an event's fields: borrow a free slot */
 		fill_addrs(&s->e, (struct sock *)sk);
-		end.unannounced = c->unannounced == CS_CLAIMED ? CS_EV_ACCEPT : c->unannounced;
+		end.unannounced = c->unannounced;
 		end.local = s->e.local;
 		end.local.port = c->lport;
 		end.remote = s->e.remote;
@@ -681,15 +680,13 @@ static __always_inline void conn_claim(struct cs_conn *c, struct sock *sk, __u32
 }
 
 /* After the claiming call: its ACCEPT on its own if no event took it (a
- * held tiny read, a call whose bytes we cannot read). */
+ * call whose bytes we cannot read). */
 static __always_inline void claim_told(__u64 key, struct cs_conn *c, struct sock *sk)
 {
 	if (c->unannounced != CS_CLAIMED)
 		return;
 	/* dated at its handshake (gen): nearer its accept than this call */
 	conn_announce(key, c, sk, CS_EV_ACCEPT, CS_NO_FD, c->pend_old, c->pend_new, c->gen);
-	if (c->unannounced == CS_CLAIMED) /* no scratch: not sent */
-		c->unannounced = CS_EV_ACCEPT;
 }
 
 /*
