@@ -240,6 +240,15 @@ def until_eof(s):
             pass
     except ConnectionResetError:
         pass
+def ask_until_eof(name, path, port=int(sys.argv[1]), shut=False):
+    # one request, the client's FIN after it if shut, then whatever comes
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+    if shut:
+        s.shutdown(socket.SHUT_WR)
+    until_eof(s)
+    print(name, s.getsockname()[1])
+    s.close()
 def conn(paths, keep=0, port=int(sys.argv[1])):
     s = socket.create_connection(("127.0.0.1", port))
     for p in paths:
@@ -280,17 +289,8 @@ s.sendall(b"GET /bigclose HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(3)  # not reading: the server's close finds its data unsent
 print("bigclose", s.getsockname()[1])
 s.close()
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /latefin HTTP/1.1\r\nHost: x\r\n\r\n")
-s.shutdown(socket.SHUT_WR)
-until_eof(s)
-print("latefin", s.getsockname()[1])
-s.close()
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /peekclose HTTP/1.1\r\nHost: x\r\n\r\n")
-until_eof(s)
-print("peekclose", s.getsockname()[1])
-s.close()
+ask_until_eof("latefin", b"/latefin", shut=True)
+ask_until_eof("peekclose", b"/peekclose")
 for _ in range(40):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[3])))
     s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -300,11 +300,7 @@ for _ in range(40):
     who = b"target" if b"X-Who: target" in got else b"other"
     print("reuse-" + who.decode(), s.getsockname()[1])
     s.close()
-s = socket.create_connection(("127.0.0.1", int(sys.argv[4])))
-s.sendall(b"GET /exit HTTP/1.1\r\nHost: x\r\n\r\n")
-until_eof(s)
-print("exitclose", s.getsockname()[1])
-s.close()
+ask_until_eof("exitclose", b"/exit", port=int(sys.argv[4]))
 PY
 closes=$((12 + $(grep -c '^reuse-target ' "$work/ports")))
 wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge $closes ]"
