@@ -25,6 +25,7 @@
 #define MSG_PEEK 2
 #define EAGAIN 11
 #define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
@@ -1661,11 +1662,18 @@ static __always_inline bool stash_regs(struct stash *st, struct pt_regs *regs, l
  * registers point at another buffer. The descriptor the connection was
  * last used through passes at once; another is walked to its socket once.
  */
-static __always_inline bool fd_is_conn(struct cs_conn *c, __u32 fd, __u64 key)
+static __always_inline bool fd_is_conn(struct cs_conn *c, __u32 fd, struct sock *sk)
 {
+	struct socket *sock;
+	struct file *file;
+
 	if (c->fd_seen == fd + 1)
 		return true;
-	if ((__u64)file_to_sock(fd_to_file(fd)) != key)
+	/* the socket's own file (plain loads from the BTF pointer), against
+	 * the descriptor's: one read, not file_to_sock()'s four */
+	sock = sk->sk_socket;
+	file = sock ? sock->file : NULL;
+	if (!file || fd_to_file(fd) != file)
 		return false;
 	c->fd_seen = fd + 1;
 	return true;
@@ -1708,7 +1716,7 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	 * registers would pass for a read(0, NULL) */
 	if ((task->flags & (PF_IO_WORKER | PF_KTHREAD)) ||
 	    (task->thread_info.status & TS_COMPAT) || !stash_regs(&st, regs, regs->orig_ax) ||
-	    !fd_is_conn(c, st.fd, key)) {
+	    !fd_is_conn(c, st.fd, sk)) {
 		claim_told(key, c, sk); /* its new is sure, what follows is not */
 		io_unread(c);
 		return 0;
@@ -1845,6 +1853,10 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 		listen_started(port);
 		return 0;
 	}
+	/* a connect(): port 0 then, which passes the port filter, and no
+	 * tracked (accepted) socket ever connects */
+	if (new == TCP_SYN_SENT)
+		return 0;
 	if (socktp_hooks && old == TCP_SYN_RECV && new == TCP_ESTABLISHED) {
 		if (port && port_maybe_tracked(port))
 			conn_pending(key, sk, port);

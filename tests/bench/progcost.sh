@@ -18,6 +18,9 @@
 # sock_send_length, inet_sock_set_state, tcp_destroy_sock): the floor of
 # running any program there, statistics included.
 #
+# PROGCOST_PIN=1 runs nginx on CPU 1 and wrk and connstate on CPU 0
+# (taskset): with nothing moving between CPUs the rounds vary less.
+#
 # PROGCOST_PROFILE=1 adds, in the first round, a run under `perf record
 # -a -g` after the measured one, and prints where each program's time goes
 # by source line (tests/bench/jitlines.c maps the JIT image to the lines;
@@ -26,7 +29,7 @@
 # usage: tests/bench/progcost.sh [CONNSTATE...]   (default ./connstate)
 # Environment: PROGCOST_ROUNDS (3), PROGCOST_SECS (4), BENCH_CONNS (50),
 # PROGCOST_WORKLOADS ("keepalive close"), PROGCOST_EMPTY (0),
-# PROGCOST_PROFILE (0).
+# PROGCOST_PROFILE (0), PROGCOST_PIN (0).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +38,10 @@ ROUNDS=${PROGCOST_ROUNDS:-3}
 SECS=${PROGCOST_SECS:-4}
 CONNS=${BENCH_CONNS:-50}
 WORKLOADS=${PROGCOST_WORKLOADS:-keepalive close}
+pin_server=() pin_client=()
+if [ "${PROGCOST_PIN:-0}" = 1 ]; then
+	pin_server=(taskset -c 1) pin_client=(taskset -c 0)
+fi
 [ $# -gt 0 ] || set -- "$root/connstate"
 
 die() { printf 'progcost: %s\n' "$*" >&2; exit 1; }
@@ -114,7 +121,7 @@ http {
 	}
 }
 NGX
-nginx -p "$work/" -c "$work/nginx.conf" -e "$work/error.log" >"$work/nginx.out" 2>&1 &
+"${pin_server[@]}" nginx -p "$work/" -c "$work/nginx.conf" -e "$work/error.log" >"$work/nginx.out" 2>&1 &
 nginx_pid=$!
 for _ in $(seq 100); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -127,12 +134,12 @@ echo 1 >/proc/sys/kernel/bpf_stats_enabled
 for wl in $WORKLOADS; do
 	hdr=()
 	[ "$wl" = close ] && hdr=(-H 'Connection: close')
-	wrk -t1 -c"$CONNS" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
+	"${pin_client[@]}" wrk -t1 -c"$CONNS" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
 	for r in $(seq "$ROUNDS"); do
 		n=0
 		for bin in "$@"; do
 			n=$((n + 1))
-			"$bin" -p "$nginx_pid" >/dev/null 2>"$work/err" &
+			"${pin_client[@]}" "$bin" -p "$nginx_pid" >/dev/null 2>"$work/err" &
 			cs_pid=$!
 			for _ in $(seq 300); do
 				grep -q 'connstate: attached' "$work/err" && break
@@ -144,7 +151,7 @@ for wl in $WORKLOADS; do
 				continue
 			fi
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/before"
-			wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >"$work/wrk" 2>&1
+			"${pin_client[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >"$work/wrk" 2>&1
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/after"
 			if [ "${PROGCOST_PROFILE:-0}" = 1 ] && [ "$r" = 1 ]; then
 				rm -f "$work"/lines.*
@@ -152,7 +159,7 @@ for wl in $WORKLOADS; do
 					"$work/jitlines" "$id" >"$work/lines.$name" 2>/dev/null
 				done <"$work/after"
 				perf record -q -a -g -o "$work/perf.data" -- \
-					wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >/dev/null 2>&1
+					"${pin_client[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >/dev/null 2>&1
 				echo "profile, $wl [$n:$bin]:" >>"$work/profiles"
 				python3 "$here/benchlib.py" proflines "$work/perf.data" "$work"/lines.* \
 					>>"$work/profiles" 2>&1
