@@ -31,6 +31,7 @@
 #define TCP_CLOSE_WAIT 8
 #define TCP_LISTEN 10
 #define RCV_SHUTDOWN 1
+#define SEND_SHUTDOWN 2
 
 /* iovecs walked per readv/writev/recvmsg/sendmsg; the rest is counted. */
 #define CS_MAX_IOV 8
@@ -577,6 +578,13 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	struct cs_conn *cp;
 	__u8 st, old = 0, new = 0;
 
+	/* the positions the reads and writes we see start from (the sock
+	 * tracepoints follow copied_seq at each read: seq_check()) */
+	if (!socktp_hooks) {
+		c.rd_seq = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+		c.wr_seq = BPF_CORE_READ((struct tcp_sock *)sk, write_seq);
+		c.seq_known = 1;
+	}
 	if (type == CS_EV_ACCEPT) {
 		st = BPF_CORE_READ(sk, __sk_common.skc_state);
 		if (st == TCP_CLOSE_WAIT || st == TCP_CLOSE) {
@@ -1168,6 +1176,12 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		c = bpf_map_lookup_elem(&conns, &st.sk);
 	if (!c)
 		return 0;
+	if (!socktp_hooks && ret > 0) {
+		if (st.dir == CS_EV_READ)
+			c->rd_seq += ret;
+		else
+			c->wr_seq += ret;
+	}
 	s = event_begin(st.dir, st.sk, id >> 32);
 	if (!s)
 		return 0;
@@ -1377,11 +1391,42 @@ static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, _
 	bpf_map_delete_elem(&conns, &key);
 }
 
+/*
+ * At the last close under the syscall and socket hooks: bytes the process
+ * took from or gave to the socket through calls no hook saw (io_uring's
+ * reads and writes, which make no read or write syscall; a splice out of
+ * it, which the socket hooks miss) moved copied_seq or write_seq past the
+ * reads and writes we saw. Then the connection's states were guessed from
+ * part of its bytes: it is marked, as io_unread(). Not under kernel TLS
+ * (plaintext lengths); not one marked already (the call was counted).
+ */
+static __always_inline void seq_close_check(struct cs_conn *c, __u64 key)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)key;
+	struct sock *sk = (struct sock *)key;
+	__u32 rd, wr;
+	__u8 shut;
+
+	if (socktp_hooks || !c->seq_known || c->lost ||
+	    BPF_CORE_READ(tp, inet_conn.icsk_ulp_ops))
+		return;
+	rd = BPF_CORE_READ(tp, copied_seq);
+	wr = BPF_CORE_READ(tp, write_seq);
+	shut = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+	/* a FIN read (the read that returned 0) or sent (shutdown) takes
+	 * a sequence number */
+	if ((rd != c->rd_seq && !(rd == c->rd_seq + 1 && (shut & RCV_SHUTDOWN))) ||
+	    (wr != c->wr_seq && !(wr == c->wr_seq + 1 && (shut & SEND_SHUTDOWN))))
+		io_unread(c);
+}
+
 /* The last close of a tracked connection's socket, for close_exit (the
  * syscall hooks' and the socket hooks' alike). */
 static __always_inline void stash_close(__u64 id, __u64 key, struct cs_conn *c, __u32 fd)
 {
 	struct stash st = {};
+
+	seq_close_check(c, key);
 
 	st.gen = c->gen;
 	st.sk = key;
@@ -2178,6 +2223,8 @@ static __always_inline int sendpage_exit(long ret)
 	c = bpf_map_lookup_elem(&conns, &st.sk);
 	if (!c)
 		return 0;
+	if (ret > 0)
+		c->wr_seq += ret;
 	s = event_begin(CS_EV_WRITE, st.sk, id >> 32);
 	if (!s)
 		return 0;

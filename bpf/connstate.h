@@ -154,12 +154,17 @@ struct cs_conn {
 			* used it through (0: none yet) */
 	__u32 rd_seq;	/* sock tracepoints: the socket's copied_seq after the
 			 * last read we saw (seq_known: since its handshake
-			 * or its first read), to find bytes taken unseen */
+			 * or its first read), to find bytes taken unseen;
+			 * the other modes: see wr_seq */
 	__u8 seq_known;
 	/* sock tracepoints: while tgid is 0 (pending: no process has used it
 	 * yet), its first change out of ESTABLISHED, for its ACCEPT */
 	__u8 pend_old;
 	__u8 pend_new;
+	/* the other modes: the socket's write_seq at its accept (or
+	 * adoption) plus the bytes of every write we saw (rd_seq: copied_seq
+	 * plus the reads), checked at its close (seq_close_check()) */
+	__u32 wr_seq;
 };
 
 /* cs_conn.unannounced of a connection just claimed (sock tracepoints): its

@@ -41,6 +41,13 @@
 #   it (the request unread: the exit's close resets it): new, closed by
 #   reset, at the exit (the sock tracepoints claim it at that close, made
 #   by a process no longer in the targets).
+# - a third target whose reads and writes go through io_uring
+#   (uring_server.c: no read or write syscall carries them): a connection
+#   whose request it reads that way, one whose response it sends that way,
+#   one both: each marked uncertain, never followed as if it had no
+#   request (the sock tracepoints see the calls and cannot read them; the
+#   syscall tracepoints see nothing, and find at the close that the
+#   socket's sequence numbers moved past what they saw).
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -52,11 +59,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored closed_by_the_servers_exit"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored closed_by_the_servers_exit uring_read_marked_uncertain uring_write_marked_uncertain uring_both_marked_uncertain"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 14
+	suite_begin sockcalls 17
 else
-	suite_begin "sockcalls_$hooks" 14
+	suite_begin "sockcalls_$hooks" 17
 fi
 
 port=$(free_port)
@@ -100,6 +107,13 @@ PY
 /usr/bin/python3 "$work/exitsrv.py" "$xport" >"$work/exit.out" 2>&1 &
 xsrv=$!
 track_pid "$xsrv"
+# The third target: io_uring.
+uport=$(free_port)
+cc -O2 -o "$work/uring_server" "$here/uring_server.c" 2>"$work/uring.cc" ||
+	fail_all "uring_server.c did not build: $(tail -c 300 "$work/uring.cc")"
+"$work/uring_server" "$uport" >"$work/uring.out" 2>&1 &
+usrv=$!
+track_pid "$usrv"
 # One connection at a time. Path /splice: the body of 5000 bytes is spliced
 # from a pipe. Path /mmsg: the request is read with recvmmsg; /spliceread:
 # with splice into a pipe (the request line is peeked at to choose).
@@ -228,10 +242,12 @@ wait_until 10 grep -q ready "$work/server.out" ||
 	fail_all "server did not start: $(tail -c 300 "$work/server.out")"
 wait_until 10 grep -q ready "$work/exit.out" ||
 	fail_all "exiting server did not start: $(tail -c 300 "$work/exit.out")"
-cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" -p "$xsrv" ||
+wait_until 10 grep -q ready "$work/uring.out" ||
+	fail_all "io_uring server did not start: $(tail -c 300 "$work/uring.out")"
+cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" -p "$xsrv" -p "$usrv" ||
 	fail_all "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"
 grep '^connstate: syscall hooks' "$work/cs.err"
-python3 - "$port" "$work/server.out" "$rport" "$xport" >"$work/ports" <<'PY'
+python3 - "$port" "$work/server.out" "$rport" "$xport" "$uport" >"$work/ports" <<'PY'
 import socket, sys
 import time
 def until_eof(s):
@@ -301,8 +317,11 @@ for _ in range(40):
     print("reuse-" + who.decode(), s.getsockname()[1])
     s.close()
 ask_until_eof("exitclose", b"/exit", port=int(sys.argv[4]))
+# uring_server's turns: read through io_uring, write, both
+for name in ("uring-read", "uring-write", "uring-both"):
+    ask_until_eof(name, b"/" + name.encode(), port=int(sys.argv[5]))
 PY
-closes=$((12 + $(grep -c '^reuse-target ' "$work/ports")))
+closes=$((15 + $(grep -c '^reuse-target ' "$work/ports")))
 wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge $closes ]"
 cs_stop INT
 port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
@@ -357,18 +376,19 @@ else
 	fail splice_body_counted "$(tail -c 400 "$work/why")"
 fi
 
-# uncertain_check NAME PORT: new, a warning, closed marked uncertain
+# uncertain_check NAME PORT: new (and $UNCERTAIN_STATES between), a
+# warning, closed marked uncertain
 uncertain_check() {
 	if [ -z "$2" ]; then
 		fail "$1" "the client did not finish: $(tail -c 300 "$work/server.out")"
-	elif python3 - "$work/cs.out" "$2" >"$work/why" 2>&1 <<'PY'; then
+	elif python3 - "$work/cs.out" "$2" ${UNCERTAIN_STATES:-new closed} >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
 mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
 states = [o["state"] for o in mine if o["type"] == "state"]
 warns = [o["message"] for o in mine if o["type"] == "warning"]
 # the states after the unreadable read are withheld; its end is certain
-assert states == ["new", "closed"], states
+assert states == sys.argv[3:], states
 assert any("cannot read" in w for w in warns), warns
 assert [o for o in mine if o["type"] == "state" and o["state"] == "closed"][0].get("uncertain"), mine
 PY
@@ -379,6 +399,11 @@ PY
 }
 uncertain_check recvmmsg_marked_uncertain "$(port_of mmsg)"
 uncertain_check splice_read_marked_uncertain "$(port_of spliceread)"
+uncertain_check uring_read_marked_uncertain "$(port_of uring-read)"
+uncertain_check uring_both_marked_uncertain "$(port_of uring-both)"
+# the request was read where every mode sees it: active, then withheld
+UNCERTAIN_STATES="new active closed" uncertain_check uring_write_marked_uncertain \
+	"$(port_of uring-write)"
 
 # closed_check NAME CLIENT SERVER_MARK STATES...: the connection's states,
 # closed by the server (or by $RESET_CLOSER), and its closed line less than 1 s after the
@@ -461,8 +486,12 @@ else
 	fail reuseport_other_process_ignored "$(tail -c 400 "$work/why")"
 fi
 
-# one recvmmsg of one message, one splice of one request: two calls
-if grep -q '^connstate: 2 socket calls of tracked connections came through syscalls connstate cannot read' "$work/cs.err"; then
+# one recvmmsg of one message, one splice of one request: two calls; and
+# io_uring's: the sock tracepoints count each of its four calls, the
+# syscall tracepoints each of its three connections (at the close)
+calls=6
+[ "$hooks" = tracepoints ] && calls=5
+if grep -q "^connstate: $calls socket calls of tracked connections came through syscalls connstate cannot read" "$work/cs.err"; then
 	pass unreadable_calls_counted_at_exit
 else
 	fail unreadable_calls_counted_at_exit "$(grep -v libbpf "$work/cs.err" | tail -n 3)"
