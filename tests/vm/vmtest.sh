@@ -8,7 +8,8 @@
 # expected_h2.txt} with h2server/h2client (HTTP/2) and {run_tls.sh,
 # expected_tls.txt} (the same server and client with -tls) and
 # tests/vm/uprobes.sh (how the TLS uprobes attach) and nginx_tls.sh
-# (Debian's nginx with its libssl.so.3, a throwaway certificate) (all
+# (Debian's nginx with its libssl.so.3, a throwaway certificate) and
+# tests/vm/uring.sh (an io_uring server, uring_server.c built static) (all
 # source ../lib.sh, which mkinitramfs.sh puts at /lib.sh) into the
 # initramfs and runs tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
@@ -53,6 +54,10 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
 	{ echo "vmtest.sh: openssl req failed" >&2; exit 2; }
+
+# io_uring's reads and writes under each hook mode (uring.sh)
+cc -static -O2 -o "$work/uring_server" "$top/tests/integration/uring_server.c" ||
+	{ echo "vmtest.sh: uring_server.c did not build (static)" >&2; exit 2; }
 
 # In the VM: everything is in /bin, the oracle files in /oracle.
 printf '#!/bin/bash\nwith_connstate=%s\n' "$with_connstate" >"$work/test.sh"
@@ -158,6 +163,11 @@ if [ "$with_connstate" = 1 ]; then
 		rc=1
 	fi
 	echo "vmtest: uprobes and nginx_tls took $((SECONDS - tls_start)) s"
+	/oracle/uring.sh /bin/connstate /bin/uring_server 2>&1 | tee /tmp/uring.out
+	if ! grep -Eq '^uring: [1-9][0-9]* passed, 0 failed' /tmp/uring.out; then
+		echo "vmtest: uring failed"
+		rc=1
+	fi
 fi
 # (no sed on the way to the console: busybox's would hold the lines back)
 /oracle/run_tls.sh "${cs_opt[@]}" --bin /bin --no-build 2>&1 | tee /tmp/oracle_tls.out
@@ -183,6 +193,7 @@ EOF
 	--file "$top/tests/oracle/expected_tls.txt:/oracle/expected_tls.txt" \
 	--file "$here/uprobes.sh:/oracle/uprobes.sh" \
 	--file "$here/nginx_tls.sh:/oracle/nginx_tls.sh" \
+	--file "$here/uring.sh:/oracle/uring.sh" \
 	--file "$work/cert.pem:/oracle/cert.pem" --file "$work/key.pem:/oracle/key.pem" \
 	-- "$work/test.sh" "$work/server" "$work/client" "$work/h2server" "$work/h2client" \
-	"$work/connstate" "$nginx"
+	"$work/connstate" "$nginx" "$work/uring_server"
