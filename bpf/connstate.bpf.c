@@ -268,7 +268,7 @@ struct {
  * deletes): with none, no syscall can be inside a TLS library call, and
  * the socket programs skip the lookup (a server that links a TLS library
  * and serves cleartext makes no TLS call at all). A thread that exits
- * inside a call leaves it high: lookups again, never a call missed. */
+ * inside a call has its entry taken out at its exit (tls_call_gone()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -1988,6 +1988,18 @@ int BPF_PROG(bt_destroy_sock, struct sock *sk)
 	return sock_destroyed((__u64)sk, tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0);
 }
 
+/* Thread id exits: a TLS library call it was inside (its uprobe saw the
+ * entry, no return will come) is taken out with its count, which else
+ * stays high and costs every socket call a tls_calls lookup from then on. */
+static __always_inline void tls_call_gone(__u64 id)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&tls_inflight, &zero);
+
+	if (n && *n && !bpf_map_delete_elem(&tls_calls, &id))
+		__sync_fetch_and_add(n, -1);
+}
+
 /* A target's new process (not a new thread) becomes a target too. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(tp_fork, struct task_struct *parent, struct task_struct *child)
@@ -2025,6 +2037,7 @@ int tp_exit(struct trace_event_raw_sched_process_exit *ctx)
 
 	/* every thread's: a removed target's threads leave none behind */
 	bpf_map_delete_elem(&stashes, &id);
+	tls_call_gone(id);
 	if (bpf_core_field_exists(ctx->group_dead))
 		dead = BPF_CORE_READ(ctx, group_dead);
 	else

@@ -88,7 +88,8 @@ struct {
 } tls_calls SEC(".maps");
 
 /* The number of tls_calls entries, for connstate.bpf.c's note_tls_call():
- * every insert and delete below goes through calls_put()/calls_drop(). */
+ * every insert and delete below goes through calls_put()/calls_drop() (and
+ * connstate.bpf.c's tls_call_gone(), at a thread's exit). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

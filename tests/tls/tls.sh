@@ -32,6 +32,14 @@
 #   no_tls_probe_left_after_target_exit  the python server killed while
 #                                connstate is attached: connstate exits, and
 #                                no program of tls.bpf.c is left loaded
+#   tls_call_count_back_to_zero_after_exit_in_ssl_read  a second python
+#                                server (connstate on it and on a sleep)
+#                                with a handler thread waiting inside
+#                                SSL_read_ex (a client that connects and
+#                                sends nothing): the count of TLS calls in
+#                                progress (map tls_inflight) is 1, and 0 once
+#                                the server is killed (else every socket
+#                                call would look the calls up from then on)
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,7 +61,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-suite_begin tls 10
+suite_begin tls 11
 connstate="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 CS_BIN=$connstate
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tls.XXXXXX")
@@ -210,6 +218,50 @@ if [ -n "$py_port" ] && cs_start "$d/cs.out" "$d/cs.err" -j -p "$py_pid"; then
 	fi
 else
 	fail py_server_and_connstate_start "port '$py_port'; $(tail -n 3 "$d/cs.err" 2>/dev/null)"
+fi
+
+# ------------------------------------- a thread that exits inside SSL_read
+# tls_inflight's value (its one u64) in the map PID holds
+inflight_of() {
+	local id
+	for id in $(grep -h '^map_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u); do
+		bpftool -j map show id "$id" 2>/dev/null | jq -e '.name == "tls_inflight"' >/dev/null ||
+			continue
+		bpftool -j map lookup id "$id" key 0 0 0 0 2>/dev/null |
+			jq -r '.formatted.value // ([.value[] | ltrimstr("0x")] | reverse | join("") | ("0x" + .))'
+		return
+	done
+}
+d=$work/exit
+mkdir -p "$d"
+setsid "$PY" "$here/https_server.py" --cert "$work/cert.pem" --key "$work/key.pem" \
+	--directory "$work/www" >"$d/server.out" 2>"$d/access.log" &
+ex_pid=$!
+pgroups+=("$ex_pid")
+sleep 600 &
+track_pid $!
+keep_pid=$!
+wait_until 10 grep -q '^listening' "$d/server.out"
+ex_port=$(awk '/^listening/ { print $2 }' "$d/server.out")
+if [ -n "$ex_port" ] && cs_start "$d/cs.out" "$d/cs.err" -j -p "$ex_pid" -p "$keep_pid"; then
+	# connected, nothing sent: the handler thread waits in SSL_read_ex
+	exec 7<>"/dev/tcp/127.0.0.1/$ex_port"
+	wait_until 5 eval '[ "$(inflight_of "$CS_PID")" = 1 ]'
+	before=$(inflight_of "$CS_PID")
+	stop_group "$ex_pid"
+	wait_until 5 eval '[ "$(inflight_of "$CS_PID")" = 0 ]'
+	after=$(inflight_of "$CS_PID")
+	exec 7<&-
+	cs_stop
+	if [ "$before" = 1 ] && [ "$after" = 0 ]; then
+		pass tls_call_count_back_to_zero_after_exit_in_ssl_read
+	else
+		fail tls_call_count_back_to_zero_after_exit_in_ssl_read \
+			"tls_inflight '$before' inside SSL_read_ex, '$after' after the server was killed, not 1 and 0"
+	fi
+else
+	fail tls_call_count_back_to_zero_after_exit_in_ssl_read \
+		"port '$ex_port'; $(tail -n 3 "$d/cs.err" 2>/dev/null)"
 fi
 
 # ------------------------------------------------------------------ nginx
