@@ -23,7 +23,7 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # user/ sources split into the pure core (unit-tested, no BPF) and the rest
 CORE_SRCS := user/http1.c user/http2.c user/tracker.c user/output.c user/addr.c user/escape.c \
-	user/stats.c
+	user/stats.c user/wakeup.c
 APP_SRCS := $(filter-out $(CORE_SRCS),$(wildcard user/*.c))
 CORE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CORE_SRCS))
 APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(APP_SRCS))

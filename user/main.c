@@ -26,6 +26,7 @@
 #include "targets.h"
 #include "tracker.h"
 #include "tls.h"
+#include "wakeup.h"
 
 #define MAX_TARGETS 4096
 /* Events wake us only in bulk (see wakeup_bytes in the BPF side); the
@@ -567,11 +568,9 @@ int main(int argc, char **argv)
 	}
 	lo.btf_path = app.cli.btf_path;
 	lo.ring_bytes = app.cli.ring_mib << 20;
-	/* counted per CPU in the BPF side (wake.h): a sixteenth of the
-	 * ring shared among them, so all of them together wake us before
-	 * it is full */
+	/* counted per CPU in the BPF side (bpf/wake.h) */
 	ncpu = libbpf_num_possible_cpus();
-	lo.wakeup_bytes = lo.ring_bytes / 16 / (ncpu > 0 ? ncpu : 1);
+	lo.wakeup_bytes = wake_share(lo.ring_bytes, sysconf(_SC_NPROCESSORS_ONLN), ncpu);
 	lo.max_conns = app.cli.max_conns;
 	lo.verbose = app.cli.verbose;
 	lo.hooks = !app.cli.hooks || !strcmp(app.cli.hooks, "auto") ? LOADER_HOOKS_AUTO :
