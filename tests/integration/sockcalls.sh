@@ -42,7 +42,7 @@
 #   reset, at the exit (the sock tracepoints claim it at that close, made
 #   by a process no longer in the targets).
 # - a third target whose reads and writes go through io_uring
-#   (uring_server.c: no read or write syscall carries them): a connection
+#   (bypass_server.c: no read or write syscall carries them): a connection
 #   whose request it reads that way, one whose response it sends that way,
 #   one both: each marked uncertain, never followed as if it had no
 #   request (the sock tracepoints see the calls and cannot read them; the
@@ -109,9 +109,9 @@ xsrv=$!
 track_pid "$xsrv"
 # The third target: io_uring.
 uport=$(free_port)
-cc -O2 -o "$work/uring_server" "$here/uring_server.c" 2>"$work/uring.cc" ||
-	fail_all "uring_server.c did not build: $(tail -c 300 "$work/uring.cc")"
-"$work/uring_server" "$uport" >"$work/uring.out" 2>&1 &
+cc -O2 -o "$work/bypass_server" "$here/bypass_server.c" 2>"$work/uring.cc" ||
+	fail_all "bypass_server.c did not build: $(tail -c 300 "$work/uring.cc")"
+"$work/bypass_server" "$uport" >"$work/uring.out" 2>&1 &
 usrv=$!
 track_pid "$usrv"
 # One connection at a time. Path /splice: the body of 5000 bytes is spliced
@@ -317,7 +317,7 @@ for _ in range(40):
     print("reuse-" + who.decode(), s.getsockname()[1])
     s.close()
 ask_until_eof("exitclose", b"/exit", port=int(sys.argv[4]))
-# uring_server's turns: read through io_uring, write, both
+# bypass_server's first three turns: read through io_uring, write, both
 for name in ("uring-read", "uring-write", "uring-both"):
     ask_until_eof(name, b"/" + name.encode(), port=int(sys.argv[5]))
 PY

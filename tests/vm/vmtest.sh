@@ -9,7 +9,7 @@
 # expected_tls.txt} (the same server and client with -tls) and
 # tests/vm/uprobes.sh (how the TLS uprobes attach) and nginx_tls.sh
 # (Debian's nginx with its libssl.so.3, a throwaway certificate) and
-# tests/vm/uring.sh (an io_uring server, uring_server.c built static) (all
+# tests/vm/bypass.sh (io_uring and splice: bypass_server.c built static) (all
 # source ../lib.sh, which mkinitramfs.sh puts at /lib.sh) into the
 # initramfs and runs tests/vm/run.sh.  Other options (--kernel, --timeout, ...) go to run.sh.
 # Ends with run.sh's "vmtest: N passed, M failed" (N, M count kernels).
@@ -55,9 +55,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj /CN=localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null ||
 	{ echo "vmtest.sh: openssl req failed" >&2; exit 2; }
 
-# io_uring's reads and writes under each hook mode (uring.sh)
-cc -static -O2 -o "$work/uring_server" "$top/tests/integration/uring_server.c" ||
-	{ echo "vmtest.sh: uring_server.c did not build (static)" >&2; exit 2; }
+# io_uring's and splice's reads and writes under each hook mode (bypass.sh)
+cc -static -O2 -o "$work/bypass_server" "$top/tests/integration/bypass_server.c" ||
+	{ echo "vmtest.sh: bypass_server.c did not build (static)" >&2; exit 2; }
 
 # In the VM: everything is in /bin, the oracle files in /oracle.
 printf '#!/bin/bash\nwith_connstate=%s\n' "$with_connstate" >"$work/test.sh"
@@ -163,9 +163,9 @@ if [ "$with_connstate" = 1 ]; then
 		rc=1
 	fi
 	echo "vmtest: uprobes and nginx_tls took $((SECONDS - tls_start)) s"
-	/oracle/uring.sh /bin/connstate /bin/uring_server 2>&1 | tee /tmp/uring.out
-	if ! grep -Eq '^uring: [1-9][0-9]* passed, 0 failed' /tmp/uring.out; then
-		echo "vmtest: uring failed"
+	/oracle/bypass.sh /bin/connstate /bin/bypass_server 2>&1 | tee /tmp/bypass.out
+	if ! grep -Eq '^bypass: [1-9][0-9]* passed, 0 failed' /tmp/bypass.out; then
+		echo "vmtest: bypass failed"
 		rc=1
 	fi
 fi
@@ -193,7 +193,7 @@ EOF
 	--file "$top/tests/oracle/expected_tls.txt:/oracle/expected_tls.txt" \
 	--file "$here/uprobes.sh:/oracle/uprobes.sh" \
 	--file "$here/nginx_tls.sh:/oracle/nginx_tls.sh" \
-	--file "$here/uring.sh:/oracle/uring.sh" \
+	--file "$here/bypass.sh:/oracle/bypass.sh" \
 	--file "$work/cert.pem:/oracle/cert.pem" --file "$work/key.pem:/oracle/key.pem" \
 	-- "$work/test.sh" "$work/server" "$work/client" "$work/h2server" "$work/h2client" \
-	"$work/connstate" "$nginx" "$work/uring_server"
+	"$work/connstate" "$nginx" "$work/bypass_server"

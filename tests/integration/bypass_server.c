@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * A test server (tests/integration/sockcalls.sh) whose socket reads and
- * writes go through io_uring (IORING_OP_RECV/SEND), made with raw
- * syscalls (no liburing); accept and close stay plain syscalls. One request
- * per connection, answered and closed; the connections take turns:
- *   1st, 4th, ...: the request read through io_uring, the response write()n;
- *   2nd, 5th, ...: the request read(), the response sent through io_uring;
- *   3rd, 6th, ...: both through io_uring.
+ * A test server whose socket reads and writes bypass the read and write
+ * syscalls (tests/integration/sockcalls.sh, tests/vm/bypass.sh): io_uring
+ * (IORING_OP_RECV/SEND, made with raw syscalls: no liburing) and splice(2)
+ * out of the socket. Accept and close stay plain syscalls. One request per
+ * connection, answered and closed; the connections take turns:
+ *   1st, 5th, ...: the request read through io_uring, the response write()n;
+ *   2nd, 6th, ...: the request read(), the response sent through io_uring;
+ *   3rd, 7th, ...: both through io_uring;
+ *   4th, 8th, ...: the request spliced into a pipe, the response write()n.
  *
- * usage: uring_server PORT   (listens on 127.0.0.1, prints "ready")
+ * usage: bypass_server PORT   (listens on 127.0.0.1, prints "ready")
  */
 #define _GNU_SOURCE
 #include <linux/io_uring.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -79,12 +82,27 @@ static int ring_io(struct ring *r, int op, int fd, void *buf, unsigned len)
 		die("io_uring_enter");
 	head = *r->cq_head;
 	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE)) {
-		fprintf(stderr, "uring_server: no completion\n");
+		fprintf(stderr, "bypass_server: no completion\n");
 		exit(1);
 	}
 	res = r->cqes[head & *r->cq_mask].res;
 	__atomic_store_n(r->cq_head, head + 1, __ATOMIC_RELEASE);
 	return res;
+}
+
+/* The socket's next bytes through a pipe: splice(2) out of it (no recvmsg). */
+static int splice_read(int fd, char *buf, unsigned len)
+{
+	int p[2], n;
+
+	if (pipe(p))
+		die("pipe");
+	n = splice(fd, NULL, p[1], NULL, len, 0);
+	if (n > 0)
+		n = read(p[0], buf, n);
+	close(p[0]);
+	close(p[1]);
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -97,7 +115,7 @@ int main(int argc, char **argv)
 	int ls, c, n, turn, one = 1;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: uring_server PORT\n");
+		fprintf(stderr, "usage: bypass_server PORT\n");
 		return 2;
 	}
 	ring_init(&r);
@@ -113,13 +131,15 @@ int main(int argc, char **argv)
 		c = accept(ls, NULL, NULL);
 		if (c < 0)
 			die("accept");
-		turn = conns++ % 3;
+		turn = conns++ % 4;
 		/* the request: one read (the tests send it in one piece) */
 		if (turn == 1)
 			n = read(c, buf, sizeof(buf));
+		else if (turn == 3)
+			n = splice_read(c, buf, sizeof(buf));
 		else
 			n = ring_io(&r, IORING_OP_RECV, c, buf, sizeof(buf));
-		if (n > 0 && turn == 0) {
+		if (n > 0 && (turn == 0 || turn == 3)) {
 			if (write(c, resp, sizeof(resp) - 1) < 0)
 				perror("write");
 		} else if (n > 0) {
