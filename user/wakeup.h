@@ -13,9 +13,10 @@
  * together wake the reader long before the ring is full; but never more
  * than half the ring over all the possible CPUs, so that CPUs brought
  * online later cannot fill it unwoken. Dividing by the possible CPUs
- * alone woke the reader for every few events where a VM has many more
- * possible CPUs than online ones (hotplug slots), and each wakeup costs
- * the traced process microseconds. At least 1 (0 would mean every event).
+ * alone made it a few KiB where a VM has many more possible CPUs than
+ * online ones (hotplug slots: 4 KiB for 2 of 64 with the default ring), a
+ * wakeup every dozen events, each costing the traced process
+ * microseconds. At least 1 (0 would mean every event).
  */
 uint64_t wake_share(uint64_t ring_bytes, long online, long possible);
 

@@ -171,15 +171,21 @@ echo 'connstate tls test' >"$work/www/index.txt"
 head -c 3145728 /dev/zero | tr '\0' 'x' >"$work/www/big.bin"
 chmod -R a+rX "$work/www"
 
+# py_start DIR: python's https server, its output in DIR (made); sets
+# py_pid, and py_port (empty if it did not start listening)
+py_start() {
+	mkdir -p "$1"
+	setsid "$PY" "$here/https_server.py" --cert "$work/cert.pem" --key "$work/key.pem" \
+		--directory "$work/www" >"$1/server.out" 2>"$1/access.log" &
+	py_pid=$!
+	pgroups+=("$py_pid")
+	wait_until 10 grep -q '^listening' "$1/server.out"
+	py_port=$(awk '/^listening/ { print $2 }' "$1/server.out")
+}
+
 # ------------------------------------------------------------ python ssl
 d=$work/py
-mkdir -p "$d"
-setsid "$PY" "$here/https_server.py" --cert "$work/cert.pem" --key "$work/key.pem" \
-	--directory "$work/www" >"$d/server.out" 2>"$d/access.log" &
-py_pid=$!
-pgroups+=("$py_pid")
-wait_until 10 grep -q '^listening' "$d/server.out"
-py_port=$(awk '/^listening/ { print $2 }' "$d/server.out")
+py_start "$d"
 if [ -n "$py_port" ] && cs_start "$d/cs.out" "$d/cs.err" -j -p "$py_pid"; then
 	ka=$(curl -sk --http1.1 -o /dev/null -o /dev/null -w '%{local_port}\n' \
 		"https://127.0.0.1:$py_port/index.txt" "https://127.0.0.1:$py_port/index.txt" | sort -u)
@@ -227,22 +233,16 @@ inflight_of() {
 	for id in $(grep -h '^map_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u); do
 		bpftool -j map show id "$id" 2>/dev/null | jq -e '.name == "tls_inflight"' >/dev/null ||
 			continue
-		bpftool -j map lookup id "$id" key 0 0 0 0 2>/dev/null |
-			jq -r '.formatted.value // ([.value[] | ltrimstr("0x")] | reverse | join("") | ("0x" + .))'
+		bpftool -j map lookup id "$id" key 0 0 0 0 2>/dev/null | jq -r '.formatted.value'
 		return
 	done
 }
 d=$work/exit
-mkdir -p "$d"
-setsid "$PY" "$here/https_server.py" --cert "$work/cert.pem" --key "$work/key.pem" \
-	--directory "$work/www" >"$d/server.out" 2>"$d/access.log" &
-ex_pid=$!
-pgroups+=("$ex_pid")
+py_start "$d"
+ex_pid=$py_pid ex_port=$py_port
 sleep 600 &
-track_pid $!
 keep_pid=$!
-wait_until 10 grep -q '^listening' "$d/server.out"
-ex_port=$(awk '/^listening/ { print $2 }' "$d/server.out")
+track_pid "$keep_pid"
 if [ -n "$ex_port" ] && cs_start "$d/cs.out" "$d/cs.err" -j -p "$ex_pid" -p "$keep_pid"; then
 	# connected, nothing sent: the handler thread waits in SSL_read_ex
 	exec 7<>"/dev/tcp/127.0.0.1/$ex_port"
