@@ -642,24 +642,28 @@ static __always_inline void io_unread(struct cs_conn *c)
 
 /*
  * The process whose accept() made sk, for a connection claimed at its first
- * call by tgid: tgid's, unless the socket's file was opened under other
- * credentials than the caller's (each forked process has its own, threads
- * share them). Then it was accepted before a fork (busybox httpd and other
- * inetd-style servers) or passed by another process (a Node cluster's
- * primary), and the parent, if a target, is the acceptor, as the accept
- * hooks report it.
+ * call by tgid: tgid's, unless the socket's file was opened under the
+ * credentials the parent holds (each forked process gets its own copy,
+ * threads share them): then the parent accepted it before a fork (busybox
+ * httpd and other inetd-style servers) or passed it on (a Node cluster's
+ * primary), and is the acceptor, if a target, as the accept hooks report
+ * it. A file opened under credentials neither holds now is the caller's
+ * own, accepted before it changed them (setuid() after accept(), as
+ * Apache's mpm-itk does).
  */
 static __always_inline __u32 acceptor_of(struct sock *sk, __u32 tgid)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct socket *sock = sk->sk_socket;
 	struct file *file = sock ? sock->file : NULL;
-	__u32 ptgid;
+	struct task_struct *parent;
 
 	if (!file || file->f_cred == task->cred)
 		return tgid;
-	ptgid = task->real_parent->tgid;
-	return is_target(ptgid) ? ptgid : tgid;
+	parent = task->real_parent;
+	if (file->f_cred != parent->cred || !is_target(parent->tgid))
+		return tgid;
+	return parent->tgid;
 }
 
 /* c's first change out of ESTABLISHED, as its own event. */

@@ -48,6 +48,11 @@
 #   request (the sock tracepoints see the calls and cannot read them; the
 #   syscall tracepoints see nothing, and find at the close that the
 #   socket's sequence numbers moved past what they saw).
+# - a fourth target that forks a child, which accepts a connection, drops
+#   to nobody (setuid) and then serves it: the connection is the child's
+#   (its pid on every line), not the parent's (the sock tracepoints name
+#   the acceptor at the first call: the parent only for a socket opened
+#   under the parent's credentials, an accept before a fork).
 #
 # usage: tests/integration/sockcalls.sh [--connstate PATH]
 set -u
@@ -59,11 +64,11 @@ hooks=${SOCKCALLS_HOOKS:-auto}
 work=$(mktemp -d "${TMPDIR:-/tmp}/sockcalls.XXXXXX")
 trap 'lib_cleanup; rm -rf "$work"' EXIT
 
-checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored closed_by_the_servers_exit uring_read_marked_uncertain uring_write_marked_uncertain uring_both_marked_uncertain"
+checks="dup_read_followed splice_body_counted recvmmsg_marked_uncertain splice_read_marked_uncertain unreadable_calls_counted_at_exit closed_at_last_close closed_with_data_queued closed_by_reset_with_request_unread late_listener_followed fin_before_first_read_followed new_dated_at_the_accept closed_after_peek_only reuseport_other_process_ignored closed_by_the_servers_exit uring_read_marked_uncertain uring_write_marked_uncertain uring_both_marked_uncertain setuid_child_is_the_acceptor"
 if [ "$hooks" = auto ]; then
-	suite_begin sockcalls 17
+	suite_begin sockcalls 18
 else
-	suite_begin "sockcalls_$hooks" 17
+	suite_begin "sockcalls_$hooks" 18
 fi
 
 port=$(free_port)
@@ -107,6 +112,30 @@ PY
 /usr/bin/python3 "$work/exitsrv.py" "$xport" >"$work/exit.out" 2>&1 &
 xsrv=$!
 track_pid "$xsrv"
+# The fourth target: the parent of a child that accepts, then setuid()s.
+sport4=$(free_port)
+cat >"$work/setuidsrv.py" <<'PY'
+import os, socket, sys
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(sys.argv[1])))
+ls.listen(1)
+child = os.fork()
+if child:
+    print("ready", child, flush=True)
+    os.waitpid(child, 0)
+    sys.exit(0)
+c, _ = ls.accept()
+os.setgid(65534)
+os.setuid(65534)
+c.recv(4096)
+c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+c.close()
+os._exit(0)
+PY
+/usr/bin/python3 "$work/setuidsrv.py" "$sport4" >"$work/setuid.out" 2>&1 &
+ssrv=$!
+track_pid "$ssrv"
 # The third target: io_uring.
 uport=$(free_port)
 cc -O2 -o "$work/bypass_server" "$here/bypass_server.c" 2>"$work/uring.cc" ||
@@ -244,12 +273,18 @@ wait_until 10 grep -q ready "$work/exit.out" ||
 	fail_all "exiting server did not start: $(tail -c 300 "$work/exit.out")"
 wait_until 10 grep -q ready "$work/uring.out" ||
 	fail_all "io_uring server did not start: $(tail -c 300 "$work/uring.out")"
-cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" -p "$xsrv" -p "$usrv" ||
+wait_until 10 grep -q ready "$work/setuid.out" ||
+	fail_all "setuid server did not start: $(tail -c 300 "$work/setuid.out")"
+cs_start "$work/cs.out" "$work/cs.err" -j -v --hooks="$hooks" -p "$srv" -p "$xsrv" -p "$usrv" \
+	-p "$ssrv" ||
 	fail_all "no attach: $(grep -v libbpf "$work/cs.err" | head -c 300)"
 grep '^connstate: syscall hooks' "$work/cs.err"
-python3 - "$port" "$work/server.out" "$rport" "$xport" "$uport" >"$work/ports" <<'PY'
+python3 - "$port" "$work/server.out" "$rport" "$xport" "$uport" "$sport4" >"$work/ports" <<'PY'
 import socket, sys
 import time
+def ports(s):
+    # "CLIENT SERVER": taken at the connect (a reset socket has no peer)
+    return "%d %d" % (s.getsockname()[1], s.getpeername()[1])
 def until_eof(s):
     try:
         while s.recv(65536):
@@ -259,14 +294,16 @@ def until_eof(s):
 def ask_until_eof(name, path, port=int(sys.argv[1]), shut=False):
     # one request, the client's FIN after it if shut, then whatever comes
     s = socket.create_connection(("127.0.0.1", port))
+    mine = ports(s)
     s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
     if shut:
         s.shutdown(socket.SHUT_WR)
     until_eof(s)
-    print(name, s.getsockname()[1])
+    print(name, mine)
     s.close()
 def conn(paths, keep=0, port=int(sys.argv[1])):
     s = socket.create_connection(("127.0.0.1", port))
+    mine = ports(s)
     for p in paths:
         s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p)
         got = b""
@@ -275,23 +312,23 @@ def conn(paths, keep=0, port=int(sys.argv[1])):
             if not b:
                 raise SystemExit("server closed")
             got += b
-    port = s.getsockname()[1]
     time.sleep(keep)
     s.close()
-    return port
+    return mine
 print("dupread", conn([b"/dupread", b"/plain"]))
 print("splice", conn([b"/splice", b"/splice"]))
 print("mmsg", conn([b"/mmsg"]))
 print("spliceread", conn([b"/spliceread"]))
 print("dupclose", conn([b"/dupclose"], keep=3))
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+mine = ports(s)
 s.sendall(b"GET /unreadclose HTTP/1.1\r\nHost: x\r\n\r\n")
 got = b""
 while not got.endswith(b"b" * 5000):
     got += s.recv(65536)
 s.sendall(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(1.5)
-print("unreadclose", s.getsockname()[1])
+print("unreadclose", mine)
 s.close()
 conn([b"/newport"])
 for _ in range(100):
@@ -301,9 +338,10 @@ for _ in range(100):
     time.sleep(0.1)
 print("newport", conn([b"/plain", b"/plain"], port=int(late[0])))
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+mine = ports(s)
 s.sendall(b"GET /bigclose HTTP/1.1\r\nHost: x\r\n\r\n")
 time.sleep(3)  # not reading: the server's close finds its data unsent
-print("bigclose", s.getsockname()[1])
+print("bigclose", mine)
 s.close()
 ask_until_eof("latefin", b"/latefin", shut=True)
 ask_until_eof("peekclose", b"/peekclose")
@@ -320,11 +358,14 @@ ask_until_eof("exitclose", b"/exit", port=int(sys.argv[4]))
 # bypass_server's first three turns: read through io_uring, write, both
 for name in ("uring-read", "uring-write", "uring-both"):
     ask_until_eof(name, b"/" + name.encode(), port=int(sys.argv[5]))
+ask_until_eof("setuid", b"/setuid", port=int(sys.argv[6]))
 PY
-closes=$((15 + $(grep -c '^reuse-target ' "$work/ports")))
+closes=$((16 + $(grep -c '^reuse-target ' "$work/ports")))
 wait_until 10 sh -c "[ \$(grep -c '\"state\":\"closed\"' '$work/cs.out') -ge $closes ]"
 cs_stop INT
-port_of() { awk -v n="$1" '$1 == n {print $2}' "$work/ports"; }
+# port_of NAME: the connection's client port and server port, CPORT:SPORT
+# (a client port alone may be another connection's, to another server)
+port_of() { awk -v n="$1" '$1 == n {print $2 ":" $3}' "$work/ports"; }
 
 # followed_check NAME CLIENT CLOSER PATH...: the connection followed whole:
 # new, active and idle per request (PATHs, 200, complete), closed (by
@@ -338,7 +379,9 @@ followed_check() {
 	elif python3 - "$work/cs.out" "$port" "$closer" "$@" >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
-mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+cp, sp = sys.argv[2].split(":")
+mine = [o for o in objs if o.get("client", "").endswith(":" + cp) and
+        o.get("local", "").endswith(":" + sp)]
 paths = sys.argv[4:]
 states = [o["state"] for o in mine if o["type"] == "state"]
 reqs = [(o["path"], o["status"], o["complete"]) for o in mine if o["type"] == "request"]
@@ -361,7 +404,9 @@ if [ -z "$sport" ]; then
 elif python3 - "$work/cs.out" "$sport" >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
-mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+cp, sp = sys.argv[2].split(":")
+mine = [o for o in objs if o.get("client", "").endswith(":" + cp) and
+        o.get("local", "").endswith(":" + sp)]
 states = [o["state"] for o in mine if o["type"] == "state"]
 reqs = [(o["method"], o["status"], o["complete"], o["bytes_out"]) for o in mine
         if o["type"] == "request"]
@@ -384,7 +429,9 @@ uncertain_check() {
 	elif python3 - "$work/cs.out" "$2" ${UNCERTAIN_STATES:-new closed} >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
-mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+cp, sp = sys.argv[2].split(":")
+mine = [o for o in objs if o.get("client", "").endswith(":" + cp) and
+        o.get("local", "").endswith(":" + sp)]
 states = [o["state"] for o in mine if o["type"] == "state"]
 warns = [o["message"] for o in mine if o["type"] == "warning"]
 # the states after the unreadable read are withheld; its end is certain
@@ -418,7 +465,9 @@ closed_check() {
 	elif python3 - "$work/cs.out" "$port" "$mark" "$@" >"$work/why" 2>&1 <<'PY'; then
 import datetime, json, os, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
-mine = [o for o in objs if o.get("client", "").endswith(":" + sys.argv[2])]
+cp, sp = sys.argv[2].split(":")
+mine = [o for o in objs if o.get("client", "").endswith(":" + cp) and
+        o.get("local", "").endswith(":" + sp)]
 states = [o["state"] for o in mine if o["type"] == "state"]
 assert states == sys.argv[4:], states
 closed = [o for o in mine if o["type"] == "state" and o["state"] == "closed"][0]
@@ -448,8 +497,10 @@ def t(o):
     d = datetime.datetime.strptime(o["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
     return d.replace(tzinfo=datetime.timezone.utc).timestamp()
 objs = [json.loads(l) for l in open(sys.argv[1])]
+cp, sp = sys.argv[2].split(":")
 st = {o["state"]: t(o) for o in objs
-      if o["type"] == "state" and o.get("client", "").endswith(":" + sys.argv[2])}
+      if o["type"] == "state" and o.get("client", "").endswith(":" + cp) and
+      o.get("local", "").endswith(":" + sp)}
 # the server waited 0.3 s between its peek and its first read
 assert st["active"] - st["new"] >= 0.25, st
 PY
@@ -463,14 +514,15 @@ MARK_FILE="$work/exit.out" RESET_CLOSER=reset closed_check closed_by_the_servers
 
 # every connection the target served on the SO_REUSEPORT port followed
 # whole, none of the other process's reported
-if python3 - "$work/cs.out" "$work/ports" >"$work/why" 2>&1 <<'PY'; then
+if python3 - "$work/cs.out" "$work/ports" "$rport" >"$work/why" 2>&1 <<'PY'; then
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
 who = dict(l.split()[::-1] for l in open(sys.argv[2]) if l.startswith("reuse-"))
 mine = {p: [] for p in who}
 for o in objs:
+    # a client port another test's connection (to another port) may share
     p = o.get("client", "").rsplit(":", 1)[-1]
-    if p in mine:
+    if p in mine and o.get("local", "").endswith(":" + sys.argv[3]):
         mine[p].append(o)
 ours = [p for p in who if who[p] == "reuse-target"]
 assert ours and len(ours) < len(who), who
@@ -484,6 +536,25 @@ PY
 	pass reuseport_other_process_ignored
 else
 	fail reuseport_other_process_ignored "$(tail -c 400 "$work/why")"
+fi
+
+# the setuid child's connection: its pid on every line, new active closed
+child=$(awk '$1 == "ready" { print $2 }' "$work/setuid.out")
+if [ -z "$(port_of setuid)" ] || [ -z "$child" ]; then
+	fail setuid_child_is_the_acceptor "the client or server did not finish: $(tail -c 300 "$work/setuid.out")"
+elif python3 - "$work/cs.out" "$(port_of setuid)" "$child" >"$work/why" 2>&1 <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+cp, sp = sys.argv[2].split(":")
+mine = [o for o in objs if o.get("client", "").endswith(":" + cp) and
+        o.get("local", "").endswith(":" + sp)]
+states = [o["state"] for o in mine if o["type"] == "state"]
+assert states == ["new", "active", "closed"], states
+assert {o["pid"] for o in mine} == {int(sys.argv[3])}, (sys.argv[3], mine)
+PY
+	pass setuid_child_is_the_acceptor
+else
+	fail setuid_child_is_the_acceptor "$(tail -c 400 "$work/why")"
 fi
 
 # one recvmmsg of one message, one splice of one request: two calls; and
