@@ -254,27 +254,10 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* TLS library calls in progress, by pid_tgid (struct cs_tls_call): filled
- * and read by tls.bpf.c, which shares this map; here a syscall inside such
- * a call names the call's socket and is marked ciphertext. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct cs_tls_call);
-} tls_calls SEC(".maps");
-
-/* How many tls_calls entries there are (tls.bpf.c counts its inserts and
- * deletes): with none, no syscall can be inside a TLS library call, and
- * the socket programs skip the lookup (a server that links a TLS library
- * and serves cleartext makes no TLS call at all). A thread that exits
- * inside a call has its entry taken out at its exit (tls_call_gone()). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} tls_inflight SEC(".maps");
+/* TLS library calls in progress: filled and read by tls.bpf.c; here a
+ * syscall inside one names the call's socket (note_tls_call()), and a
+ * thread's exit drops its call (tls_call_gone()). */
+#include "tls_calls.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -583,7 +566,6 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	if (!socktp_hooks) {
 		c.rd_seq = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
 		c.wr_seq = BPF_CORE_READ((struct tcp_sock *)sk, write_seq);
-		c.seq_known = 1;
 	}
 	if (type == CS_EV_ACCEPT) {
 		st = BPF_CORE_READ(sk, __sk_common.skc_state);
@@ -711,6 +693,14 @@ static __always_inline void claim_told(__u64 key, struct cs_conn *c, struct sock
  * not reached its tracepoint yet. Data lost for c, and counted. Not under
  * kernel TLS, whose reads return plaintext of another length.
  */
+/* Whether a socket's sequence position seq is past want, the bytes seen:
+ * a FIN read or sent (its RCV_SHUTDOWN or SEND_SHUTDOWN bit, fin, set in
+ * shut) takes one more. */
+static __always_inline bool seq_gap(__u32 seq, __u32 want, __u8 shut, __u8 fin)
+{
+	return seq != want && !(seq == want + 1 && (shut & fin));
+}
+
 static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long got)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
@@ -720,9 +710,8 @@ static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long g
 		return;
 	seq = tp->copied_seq;
 	want = c->rd_seq + (__u32)got;
-	/* the read that returns the peer's FIN takes its sequence number */
-	if (c->seq_known && seq != want &&
-	    !(seq == want + 1 && (tp->inet_conn.icsk_inet.sk.sk_shutdown & RCV_SHUTDOWN)) &&
+	if (c->seq_known &&
+	    seq_gap(seq, want, tp->inet_conn.icsk_inet.sk.sk_shutdown, RCV_SHUTDOWN) &&
 	    !tp->inet_conn.icsk_ulp_ops)
 		io_unread(c);
 	c->rd_seq = seq;
@@ -794,13 +783,8 @@ __u32 tls_probed = 0;
 static __always_inline bool note_tls_call(__u64 id, __u64 sk, __u64 gen)
 {
 	struct cs_tls_call *tc;
-	__u32 zero = 0;
-	__u64 *n;
 
-	if (!tls_probed)
-		return false;
-	n = bpf_map_lookup_elem(&tls_inflight, &zero);
-	if (!n || !*n)
+	if (!tls_probed || !calls_any())
 		return false;
 	tc = bpf_map_lookup_elem(&tls_calls, &id);
 	if (!tc)
@@ -1411,16 +1395,12 @@ static __always_inline void seq_close_check(struct cs_conn *c, __u64 key)
 	__u32 rd, wr;
 	__u8 shut;
 
-	if (socktp_hooks || !c->seq_known || c->lost ||
-	    BPF_CORE_READ(tp, inet_conn.icsk_ulp_ops))
+	if (socktp_hooks || c->lost || BPF_CORE_READ(tp, inet_conn.icsk_ulp_ops))
 		return;
 	rd = BPF_CORE_READ(tp, copied_seq);
 	wr = BPF_CORE_READ(tp, write_seq);
 	shut = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
-	/* a FIN read (the read that returned 0) or sent (shutdown) takes
-	 * a sequence number */
-	if ((rd != c->rd_seq && !(rd == c->rd_seq + 1 && (shut & RCV_SHUTDOWN))) ||
-	    (wr != c->wr_seq && !(wr == c->wr_seq + 1 && (shut & SEND_SHUTDOWN))))
+	if (seq_gap(rd, c->rd_seq, shut, RCV_SHUTDOWN) || seq_gap(wr, c->wr_seq, shut, SEND_SHUTDOWN))
 		io_unread(c);
 }
 
@@ -1993,15 +1973,12 @@ int BPF_PROG(bt_destroy_sock, struct sock *sk)
 }
 
 /* Thread id exits: a TLS library call it was inside (its uprobe saw the
- * entry, no return will come) is taken out with its count, which else
- * stays high and costs every socket call a tls_calls lookup from then on. */
+ * entry, no return will come) is dropped with its count, which else stays
+ * high and costs every socket call a tls_calls lookup from then on. */
 static __always_inline void tls_call_gone(__u64 id)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&tls_inflight, &zero);
-
-	if (n && *n && !bpf_map_delete_elem(&tls_calls, &id))
-		__sync_fetch_and_add(n, -1);
+	if (calls_any())
+		calls_drop(id);
 }
 
 /* A target's new process (not a new thread) becomes a target too. */

@@ -156,7 +156,7 @@ struct cs_conn {
 			 * last read we saw (seq_known: since its handshake
 			 * or its first read), to find bytes taken unseen;
 			 * the other modes: see wr_seq */
-	__u8 seq_known;
+	__u8 seq_known; /* sock tracepoints only: the others know it always */
 	/* sock tracepoints: while tgid is 0 (pending: no process has used it
 	 * yet), its first change out of ESTABLISHED, for its ACCEPT */
 	__u8 pend_old;

@@ -80,46 +80,7 @@ struct {
 	__type(value, struct cs_conn);
 } conns SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct cs_tls_call);
-} tls_calls SEC(".maps");
-
-/* The number of tls_calls entries, for connstate.bpf.c's note_tls_call():
- * every insert and delete below goes through calls_put()/calls_drop() (and
- * connstate.bpf.c's tls_call_gone(), at a thread's exit). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} tls_inflight SEC(".maps");
-
-static __always_inline void inflight_add(__s64 d)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&tls_inflight, &zero);
-
-	if (n)
-		__sync_fetch_and_add(n, d);
-}
-
-/* Set this thread's call, counting it if it is new. */
-static __always_inline void calls_put(__u64 id, struct cs_tls_call *tc)
-{
-	if (!bpf_map_update_elem(&tls_calls, &id, tc, BPF_NOEXIST))
-		inflight_add(1);
-	else
-		bpf_map_update_elem(&tls_calls, &id, tc, BPF_EXIST);
-}
-
-static __always_inline void calls_drop(__u64 id)
-{
-	if (!bpf_map_delete_elem(&tls_calls, &id))
-		inflight_add(-1);
-}
+#include "tls_calls.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
