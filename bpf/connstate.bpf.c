@@ -247,6 +247,14 @@ struct {
 	__type(value, struct scratch);
 } scratches SEC(".maps");
 
+/* The user side's word on where bodies end (struct cs_skip). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct cs_skip);
+} skips SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CS_STAT_MAX);
@@ -456,6 +464,10 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 	}
 	if (c && unannounced)
 		c->unannounced = 0;
+	/* the user side's io_off: its skips count in these bytes */
+	if (c && s->e.ret > 0 && !(s->e.flags & CS_F_TLS) &&
+	    (s->e.type == CS_EV_READ || s->e.type == CS_EV_WRITE))
+		c->told_bytes[s->e.type == CS_EV_WRITE] += s->e.ret;
 	stat_inc(CS_STAT_EVENTS);
 	return true;
 }
@@ -1149,6 +1161,26 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 /* The end of thread id's read or write st, which returned ret: the event,
  * with the payload copied from user memory. c is st's connection if the
  * caller has looked it up (NULL: look it up here). */
+/*
+ * A large read or write of an HTTP/1 connection wholly inside a body the
+ * user side framed by its Content-Length (struct cs_skip): it goes out
+ * counted, not copied. The user side says so when it has read the head,
+ * so the first bytes of a body are copied (its reader is not woken for
+ * this: waking it costs more than copying, measured), and the rest of a
+ * long body, which a client takes over many round trips, is not.
+ */
+static __always_inline bool body_uncopied(struct cs_conn *c, __u64 sk, __u8 dir, long ret)
+{
+	__u32 d = dir == CS_EV_WRITE;
+	struct cs_skip *k;
+
+	/* held tiny reads go out first, before this read's bytes */
+	if (ret < CS_SKIP_MIN || c->h2 != CS_H2_NO || c->lost || (!d && c->held_len))
+		return false;
+	k = bpf_map_lookup_elem(&skips, &sk);
+	return k && k->gen == c->gen && c->told_bytes[d] + ret <= k->until[d];
+}
+
 static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, struct cs_conn *c)
 {
 	struct stash st = *stp;
@@ -1183,6 +1215,11 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		return 0;
 	}
 	if (ret > 0) {
+		if (st.kind != K_SENDFILE && body_uncopied(c, st.sk, st.dir, ret)) {
+			s->e.flags |= CS_F_UNCOPIED;
+			stat_inc(CS_STAT_UNCOPIED);
+			st.kind = K_SENDFILE; /* counted like sendfile's pages */
+		}
 		/* one copy_iov call site: the verifier walks each one */
 		if (st.kind == K_MSG) {
 			if (bpf_probe_read_user(&msg, sizeof(msg), (void *)st.ptr))
@@ -1202,7 +1239,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 			copy_buf(s, st.ptr + off, ret - off);
 		else if (st.kind == K_IOV || st.kind == K_KIOV)
 			copy_iov(s, st.ptr, st.cnt, ret);
-		else if (st.kind == K_SENDFILE)
+		else if (st.kind == K_SENDFILE && !(s->e.flags & CS_F_UNCOPIED))
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
 			/* a flat read's first bytes are copied already (no

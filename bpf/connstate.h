@@ -64,6 +64,9 @@ enum cs_event_flags {
 	 * state change it had, tgid is the acceptor's (acceptor_of(): maybe
 	 * the caller's parent), and the ACCEPT is dated at gen */
 	CS_F_ACCEPTED = 1 << 7,
+	/* a READ or WRITE wholly inside a body the user side framed by its
+	 * Content-Length (struct cs_skip): counted, nothing copied */
+	CS_F_UNCOPIED = 1 << 8,
 };
 
 struct cs_addr {
@@ -165,6 +168,9 @@ struct cs_conn {
 	 * adoption) plus the bytes of every write we saw (rd_seq: copied_seq
 	 * plus the reads), checked at its close (seq_close_check()) */
 	__u32 wr_seq;
+	/* the bytes of the READ ([0]) and WRITE ([1]) events sent, as the
+	 * user side counts them: where a struct cs_skip's until[] points */
+	__u64 told_bytes[2];
 };
 
 /* cs_conn.unannounced of a connection just claimed (sock tracepoints): its
@@ -195,6 +201,21 @@ struct cs_tls_call {
 	__u32 pad;
 };
 
+/*
+ * The user side's word on a connection, in the LRU hash "skips" keyed by
+ * its sk: in each direction ([0] read, [1] written), the byte (counted as
+ * told_bytes) up to which the stream is the body of a message it framed by
+ * Content-Length. A read or write wholly before it goes out counted, not
+ * copied: body bytes are only counted there. A wrong gen is ignored.
+ */
+struct cs_skip {
+	__u64 gen;
+	__u64 until[2];
+};
+
+/* Reads and writes smaller than this are copied without asking "skips". */
+#define CS_SKIP_MIN 1024
+
 /* Counters in the per-CPU array "stats", indexed by this enum. */
 enum cs_stat {
 	CS_STAT_LOST_EVENTS, /* ring buffer reservation failed */
@@ -204,6 +225,7 @@ enum cs_stat {
 	CS_STAT_TLS_UNTIED, /* TLS plaintext of no tracked connection (not sent) */
 	CS_STAT_IO_UNREAD, /* a socket call of a tracked connection whose syscall
 			    * we cannot read (sock tracepoints: io_uring, ...) */
+	CS_STAT_UNCOPIED, /* reads and writes sent uncopied (struct cs_skip) */
 	CS_STAT_MAX,
 };
 

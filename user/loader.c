@@ -620,3 +620,10 @@ uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx)
 	free(vals);
 	return sum;
 }
+
+void loader_skip(struct connstate_bpf *skel, uint64_t sk, uint64_t gen, const uint64_t until[2])
+{
+	struct cs_skip v = { .gen = gen, .until = { until[0], until[1] } };
+
+	bpf_map_update_elem(bpf_map__fd(skel->maps.skips), &sk, &v, BPF_ANY);
+}

@@ -41,5 +41,8 @@ int loader_attach(struct connstate_bpf *skel);
 void loader_detach(struct connstate_bpf *skel);
 /* Sums the per-CPU counter idx of the "stats" map. */
 uint64_t loader_stat(struct connstate_bpf *skel, uint32_t idx);
+/* Tells the kernel where connection (sk, gen)'s bodies end (struct
+ * cs_skip); a failure only means their bytes go on being copied. */
+void loader_skip(struct connstate_bpf *skel, uint64_t sk, uint64_t gen, const uint64_t until[2]);
 
 #endif /* CONNSTATE_LOADER_H */

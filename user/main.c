@@ -194,10 +194,18 @@ static void on_warning(void *ctx, const struct tr_conn *c, const char *msg, uint
 		output_warning(&a->out, c, msg, ts);
 }
 
+static void on_skip(void *ctx, const struct tr_conn *c)
+{
+	struct app *a = ctx;
+
+	loader_skip(a->skel, c->sk, c->gen, c->skip_until);
+}
+
 static const struct tracker_ops tracker_ops = {
 	.on_state = on_state,
 	.on_request = on_request,
 	.on_warning = on_warning,
+	.on_skip = on_skip,
 };
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -412,7 +420,7 @@ static void summary(struct app *a)
 
 	tracker_totals(a->tracker, &t);
 	fprintf(stderr,
-		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu syscalls not followed (stash full), %llu connections uncertain, %llu connections not tracked (map full), %llu connections ended unseen\n",
+		"connstate: %llu connections (%llu open), %llu requests, %llu events, %llu events lost, %llu syscalls not followed (stash full), %llu connections uncertain, %llu connections not tracked (map full), %llu connections ended unseen, %llu body reads and writes not copied\n",
 		(unsigned long long)t.conns, (unsigned long long)t.open,
 		(unsigned long long)t.requests,
 		(unsigned long long)loader_stat(a->skel, CS_STAT_EVENTS),
@@ -420,7 +428,8 @@ static void summary(struct app *a)
 		(unsigned long long)loader_stat(a->skel, CS_STAT_STASH_FULL),
 		(unsigned long long)t.uncertain,
 		(unsigned long long)loader_stat(a->skel, CS_STAT_CONN_MAP_FULL),
-		(unsigned long long)t.ended_unseen);
+		(unsigned long long)t.ended_unseen,
+		(unsigned long long)loader_stat(a->skel, CS_STAT_UNCOPIED));
 }
 
 static int run(struct app *a)

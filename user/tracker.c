@@ -769,6 +769,27 @@ static void h2c_upgrade(struct tr_conn *c, const struct cs_event *e, const uint8
 	h2_payload(c, H2_SERVER, e, data, h2_pos0(c, H2_SERVER, at));
 }
 
+/*
+ * After a payload of direction dir (H2_CLIENT: read) was fed to p: a body
+ * framed by Content-Length with at least TR_SKIP_MIN_BODY bytes to come
+ * ends at io_off + remaining, and the kernel may count its bytes without
+ * copying them. Only where the stream is sure: a lost event, TLS (the
+ * socket's bytes are not the stream) or HTTP/2 and it is not told.
+ */
+static void maybe_skip(struct tr_conn *c, const struct http1_parser *p, int dir)
+{
+	uint64_t until;
+
+	if (!c->t->ops->on_skip || !c->gen || c->uncertain || c->lost || c->tls || c->h2 ||
+	    p->phase != HTTP1_P_BODY_LENGTH || p->remaining < TR_SKIP_MIN_BODY)
+		return;
+	until = c->io_off[dir] + p->remaining;
+	if (until <= c->skip_until[dir])
+		return;
+	c->skip_until[dir] = until;
+	c->t->ops->on_skip(c->t->ctx, c);
+}
+
 static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
 {
 	const char *proto;
@@ -802,6 +823,7 @@ static void on_read(struct tr_conn *c, const struct cs_event *e, const uint8_t *
 	    c->req.phase == HTTP1_P_HEAD && !looks_like_request_start(data, e->head_len))
 		return;
 	feed_payload(c, &c->req, &req_cb, e, data);
+	maybe_skip(c, &c->req, H2_CLIENT);
 }
 
 static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t *data)
@@ -845,6 +867,7 @@ static void on_write(struct tr_conn *c, const struct cs_event *e, const uint8_t 
 	else
 		feed_payload(c, &c->resp, &resp_cb, e, data);
 	http1_write_end(&c->resp, &resp_cb, c);
+	maybe_skip(c, &c->resp, H2_SERVER);
 	if (c->state == CS_ST_HIJACKED && !(e->flags & CS_F_SENDFILE) &&
 	    (end = h2c_switch_end(data, e->head_len)))
 		h2c_upgrade(c, e, data, at, end);

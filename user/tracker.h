@@ -83,6 +83,8 @@ struct tr_conn {
 	bool h2_lost_told;
 	uint8_t pre_len;	  /* first client bytes held: a start of the preface */
 	uint8_t pre[H2_PREFACE_LEN];
+	/* the last skip told (tracker_ops.on_skip), per io_off direction */
+	uint64_t skip_until[2];
 	struct tr_conn *hnext;	  /* hash chain */
 	/* scratch for callbacks */
 	struct tracker *t;
@@ -94,7 +96,14 @@ struct tracker_ops {
 	void (*on_request)(void *ctx, const struct tr_conn *c, const struct tr_request *r,
 			   bool complete);
 	void (*on_warning)(void *ctx, const struct tr_conn *c, const char *msg, uint64_t ts);
+	/* A body framed by its Content-Length runs up to skip_until[] (in
+	 * io_off's bytes): the kernel need not copy reads or writes wholly
+	 * before it (struct cs_skip). Optional. */
+	void (*on_skip)(void *ctx, const struct tr_conn *c);
 };
+
+/* Bodies shorter than this are not worth an on_skip. */
+#define TR_SKIP_MIN_BODY (16 << 10)
 
 struct tracker_totals {
 	uint64_t conns;

@@ -32,7 +32,22 @@ static void on_warning(void *ctx, const struct tr_conn *c, const char *msg, uint
 	output_warning(&out, c, msg, ts);
 }
 
-static const struct tracker_ops ops = { on_state, on_request, on_warning };
+/* A body's end is ahead of the bytes counted so far, in the direction whose
+ * end moved, and the connection is one whose stream is sure. */
+static void on_skip(void *ctx, const struct tr_conn *c)
+{
+	(void)ctx;
+	if (!c->gen || c->uncertain || c->tls || c->h2 ||
+	    (c->skip_until[0] <= c->io_off[0] && c->skip_until[1] <= c->io_off[1]))
+		abort();
+}
+
+static const struct tracker_ops ops = {
+	.on_state = on_state,
+	.on_request = on_request,
+	.on_warning = on_warning,
+	.on_skip = on_skip,
+};
 
 /* The reconcile's view of the kernel's conns map: odd sockets are gone. */
 static bool alive(void *ctx, uint64_t sk, uint64_t gen)

@@ -48,7 +48,7 @@ static void on_warning(void *ctx, const struct tr_conn *c, const char *msg, uint
 	warnings++;
 }
 
-static const struct tracker_ops ops = { on_state, on_request, on_warning };
+static const struct tracker_ops ops = { .on_state = on_state, .on_request = on_request, .on_warning = on_warning };
 
 static int setup(void **st)
 {
@@ -509,7 +509,9 @@ static void loss_warning(void *ctx, const struct tr_conn *c, const char *msg, ui
 	snprintf(lines + n, sizeof(lines) - n, "%s warning;", c->client_str);
 }
 
-static const struct tracker_ops loss_ops = { loss_state, loss_request, loss_warning };
+static const struct tracker_ops loss_ops = { .on_state = loss_state,
+					     .on_request = loss_request,
+					     .on_warning = loss_warning };
 
 static int loss_setup(void **st)
 {

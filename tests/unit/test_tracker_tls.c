@@ -34,7 +34,7 @@ static void on_request(void *ctx, const struct tr_conn *c, const struct tr_reque
 	tls_records += c->tls;
 }
 
-static const struct tracker_ops ops = { on_state, on_request, NULL };
+static const struct tracker_ops ops = { .on_state = on_state, .on_request = on_request };
 
 static int setup(void **st)
 {
