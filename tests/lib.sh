@@ -141,8 +141,8 @@ free_port() {
 listening() { ss -ltn "sport = :$1" | grep -q LISTEN; }
 
 NGINX_PID=""
-nginx_start() {
-	local d=$1 workers=$2 format=$3 extra=${4:-}
+nginx_start() { # DIR WORKERS LOG_FORMAT [HTTP_EXTRA [LISTEN_EXTRA]]
+	local d=$1 workers=$2 format=$3 extra=${4:-} listen_extra=${5:-}
 	mkdir -p "$d/www" "$d/tmp"
 	# nginx's workers run as nobody: they must reach DIR/www
 	chmod 755 "$(dirname "$d")" "$d"
@@ -163,7 +163,7 @@ http {
     uwsgi_temp_path $d/tmp/uwsgi;
     scgi_temp_path $d/tmp/scgi;
     $extra
-    server { listen 127.0.0.1:$NGINX_PORT; root $d/www; }
+    server { listen 127.0.0.1:$NGINX_PORT $listen_extra; root $d/www; }
 }
 NGX
 	# its own session: stopped as a group, workers and all

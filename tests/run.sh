@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every test suite and sums their counts into one closing line:
 #   unit (cmocka, pure parts), fuzz (libFuzzer smoke run), oracle (Go ConnState vs connstate;
-#   oracle_tracepoints: the same with --hooks=tracepoints), sockcalls and sockcalls_tracepoints (splice, recvmmsg), servers
+#   oracle_tracepoints: the same with --hooks=tracepoints), sockcalls and sockcalls_tracepoints (splice, recvmmsg),
+#   bodies and bodies_tracepoints (long bodies sent uncopied), servers
 #   (nginx, python, busybox vs their access logs), tls (HTTPS through OpenSSL), oracle_tls and
 #   oracle_tls_go1.23 (Go's ConnState over crypto/tls, Go 1.19 and 1.23), tls_go, tls_rescan, cli (the command-line
 #   contract), and the VM matrix when VMTEST=1.
@@ -90,6 +91,8 @@ suite oracle_h2tls tests/oracle/run_h2.sh --tls --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite longlines tests/integration/longlines.sh --connstate ./connstate
 suite stashes tests/integration/stashes.sh --connstate ./connstate
+suite bodies tests/integration/bodies.sh --connstate ./connstate
+suite bodies_tracepoints env BODIES_HOOKS=tracepoints tests/integration/bodies.sh --connstate ./connstate
 suite sockcalls tests/integration/sockcalls.sh --connstate ./connstate
 suite sockcalls_tracepoints env SOCKCALLS_HOOKS=tracepoints \
 	tests/integration/sockcalls.sh --connstate ./connstate
