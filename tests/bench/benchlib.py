@@ -14,6 +14,12 @@
   benchlib.py progsum PID           run_cnt and run_time_ns summed over the
                                     BPF programs PID holds
   benchlib.py cost-report DIR       cost.sh's report, from DIR/cost-*
+  benchlib.py paced PORT PATH SECS CONNS  CONNS keep-alive connections to
+                                    127.0.0.1:PORT, each GETting PATH over
+                                    and over for SECS seconds, taking 64 KiB
+                                    every 3 ms through a 64 KiB receive
+                                    buffer (about 20 MB/s, as a remote
+                                    client would); prints "N requests in"
   benchlib.py proflines PERF MAP... perf samples (perf record -a -g) inside
                                     BPF programs, per program and source
                                     line (MAP: jitlines output, named
@@ -742,6 +748,44 @@ def cmd_proflines(perf_data, maps):
             print(f"    {100 * c / n:5.1f} %  line {ln:5d}  {src[:80]}")
 
 
+def cmd_paced(port, path, secs, conns):
+    import socket
+    import threading
+    import time
+
+    end = time.monotonic() + secs
+    done = [0] * conns
+    req = b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode()
+
+    def one(i):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.connect(("127.0.0.1", port))
+        buf = b""
+        while time.monotonic() < end:
+            s.sendall(req)
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(buf) < length:
+                b = s.recv(65536)
+                if not b:
+                    return
+                buf += b
+                time.sleep(0.003)
+            buf = buf[length:]
+            done[i] += 1
+        s.close()
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(conns)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print(f"{sum(done)} requests in {secs}s")
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "snap":
         cmd_snap(int(sys.argv[2]))
@@ -759,6 +803,8 @@ def main():
         cmd_foreign()
     elif len(sys.argv) >= 4 and sys.argv[1] == "proflines":
         cmd_proflines(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) == 6 and sys.argv[1] == "paced":
+        cmd_paced(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
     elif len(sys.argv) == 3 and sys.argv[1] == "wrk":
         print(parse_wrk(sys.argv[2]))
     else:

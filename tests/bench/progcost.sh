@@ -13,6 +13,14 @@
 # other work (wrk's own reads and writes included) shows in the totals; the
 # enter programs of nginx's recvfrom/writev/sendfile64 run for it alone.
 #
+# PROGCOST_WORKLOADS may add "big": keep-alive requests for a file of
+# PROGCOST_BIG bytes (256 KiB) that nginx writes with writev (sendfile off
+# for it), in 32 KiB pieces: what a large body's writes cost. And "paced":
+# the same file taken by PROGCOST_PACED_CONNS (4) keep-alive connections at
+# about 20 MB/s each (benchlib.py paced: 64 KiB every 3 ms through a 64 KiB
+# receive buffer), as remote clients take a long body over many round
+# trips, so nginx writes it as their windows open.
+#
 # PROGCOST_EMPTY=1 adds a run of programs that do nothing (bpftrace, empty
 # actions) on the sock tracepoints' hooks (sock_recv_length,
 # sock_send_length, inet_sock_set_state, tcp_destroy_sock): the floor of
@@ -29,7 +37,8 @@
 # usage: tests/bench/progcost.sh [CONNSTATE...]   (default ./connstate)
 # Environment: PROGCOST_ROUNDS (3), PROGCOST_SECS (4), BENCH_CONNS (50),
 # PROGCOST_WORKLOADS ("keepalive close"), PROGCOST_EMPTY (0),
-# PROGCOST_PROFILE (0), PROGCOST_PIN (0).
+# PROGCOST_PROFILE (0), PROGCOST_PIN (0), PROGCOST_BIG (262144),
+# PROGCOST_PACED_CONNS (4).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +47,8 @@ ROUNDS=${PROGCOST_ROUNDS:-3}
 SECS=${PROGCOST_SECS:-4}
 CONNS=${BENCH_CONNS:-50}
 WORKLOADS=${PROGCOST_WORKLOADS:-keepalive close}
+BIG=${PROGCOST_BIG:-262144}
+PACED_CONNS=${PROGCOST_PACED_CONNS:-4}
 pin_server=() pin_client=()
 if [ "${PROGCOST_PIN:-0}" = 1 ]; then
 	pin_server=(taskset -c 1) pin_client=(taskset -c 0)
@@ -95,6 +106,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 mkdir -p "$work/html" "$work/tmp"
 chmod 755 "$work/html"
 head -c 600 /dev/zero | tr '\0' x >"$work/html/index.html"
+mkdir -p "$work/html/big"
+chmod 755 "$work/html/big"
+head -c "$BIG" /dev/zero | tr '\0' x >"$work/html/big/file"
 # the configuration of cost.sh
 cat >"$work/nginx.conf" <<NGX
 daemon off;
@@ -118,6 +132,8 @@ http {
 		listen 127.0.0.1:$port backlog=4096;
 		root $work/html;
 		location / { }
+		# the "big" workload: the body through writev, not sendfile
+		location /big/ { sendfile off; }
 	}
 }
 NGX
@@ -128,13 +144,23 @@ for _ in $(seq 100); do
 	kill -0 "$nginx_pid" 2>/dev/null || die "nginx failed: $(cat "$work/nginx.out")"
 	sleep 0.1
 done
-url=http://127.0.0.1:$port/index.html
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
+
+# load SECS: the workload's client for SECS seconds (wrk, or the paced one)
+load() {
+	if [ "$wl" = paced ]; then
+		"${pin_client[@]}" python3 "$here/benchlib.py" paced "$port" /big/file "$1" "$PACED_CONNS"
+	else
+		"${pin_client[@]}" wrk -t1 -c"$CONNS" -d"$1s" "${hdr[@]}" "$url"
+	fi
+}
 
 for wl in $WORKLOADS; do
 	hdr=()
 	[ "$wl" = close ] && hdr=(-H 'Connection: close')
-	"${pin_client[@]}" wrk -t1 -c"$CONNS" -d2s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
+	url=http://127.0.0.1:$port/index.html
+	[ "$wl" = big ] && url=http://127.0.0.1:$port/big/file
+	load 2 >/dev/null 2>&1 # warm-up
 	for r in $(seq "$ROUNDS"); do
 		n=0
 		for bin in "$@"; do
@@ -151,15 +177,16 @@ for wl in $WORKLOADS; do
 				continue
 			fi
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/before"
-			"${pin_client[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >"$work/wrk" 2>&1
+			load "$SECS" >"$work/wrk" 2>&1
 			python3 "$here/benchlib.py" snap "$cs_pid" >"$work/after"
 			if [ "${PROGCOST_PROFILE:-0}" = 1 ] && [ "$r" = 1 ]; then
 				rm -f "$work"/lines.*
 				while IFS=$'\t' read -r id name _; do
 					"$work/jitlines" "$id" >"$work/lines.$name" 2>/dev/null
 				done <"$work/after"
-				perf record -q -a -g -o "$work/perf.data" -- \
-					"${pin_client[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" "${hdr[@]}" "$url" >/dev/null 2>&1
+				perf record -q -a -g -o "$work/perf.data" -- sleep "$SECS" &
+				load "$SECS" >/dev/null 2>&1
+				wait $!
 				echo "profile, $wl [$n:$bin]:" >>"$work/profiles"
 				python3 "$here/benchlib.py" proflines "$work/perf.data" "$work"/lines.* \
 					>>"$work/profiles" 2>&1
