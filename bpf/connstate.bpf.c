@@ -247,14 +247,6 @@ struct {
 	__type(value, struct scratch);
 } scratches SEC(".maps");
 
-/* The user side's word on where bodies end (struct cs_skip). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct cs_skip);
-} skips SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CS_STAT_MAX);
@@ -266,6 +258,7 @@ struct {
  * syscall inside one names the call's socket (note_tls_call()), and a
  * thread's exit drops its call (tls_call_gone()). */
 #include "tls_calls.h"
+#include "skips.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -464,10 +457,8 @@ static __always_inline bool event_submit(struct scratch *s, struct cs_conn *c)
 	}
 	if (c && unannounced)
 		c->unannounced = 0;
-	/* the user side's io_off: its skips count in these bytes */
-	if (c && s->e.ret > 0 && !(s->e.flags & CS_F_TLS) &&
-	    (s->e.type == CS_EV_READ || s->e.type == CS_EV_WRITE))
-		c->told_bytes[s->e.type == CS_EV_WRITE] += s->e.ret;
+	if (c)
+		told_count(c, &s->e);
 	stat_inc(CS_STAT_EVENTS);
 	return true;
 }
@@ -1158,9 +1149,6 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 	walk_lost(s, c);
 }
 
-/* The end of thread id's read or write st, which returned ret: the event,
- * with the payload copied from user memory. c is st's connection if the
- * caller has looked it up (NULL: look it up here). */
 /*
  * A large read or write of an HTTP/1 connection wholly inside a body the
  * user side framed by its Content-Length (struct cs_skip): it goes out
@@ -1172,15 +1160,16 @@ static __always_inline void h2_walk(struct scratch *s, struct cs_conn *c, __u64 
 static __always_inline bool body_uncopied(struct cs_conn *c, __u64 sk, __u8 dir, long ret)
 {
 	__u32 d = dir == CS_EV_WRITE;
-	struct cs_skip *k;
 
 	/* held tiny reads go out first, before this read's bytes */
-	if (ret < CS_SKIP_MIN || c->h2 != CS_H2_NO || c->lost || (!d && c->held_len))
+	if (c->h2 != CS_H2_NO || (!d && c->held_len))
 		return false;
-	k = bpf_map_lookup_elem(&skips, &sk);
-	return k && k->gen == c->gen && c->told_bytes[d] + ret <= k->until[d];
+	return inside_body(c, sk, d, ret);
 }
 
+/* The end of thread id's read or write st, which returned ret: the event,
+ * with the payload copied from user memory. c is st's connection if the
+ * caller has looked it up (NULL: look it up here). */
 static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, struct cs_conn *c)
 {
 	struct stash st = *stp;

@@ -81,6 +81,7 @@ struct {
 } conns SEC(".maps");
 
 #include "tls_calls.h"
+#include "skips.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -156,6 +157,7 @@ static __always_inline bool submit(struct scratch *s, struct cs_conn *c)
 		__sync_fetch_and_add(&c->lost, 1);
 		return false;
 	}
+	told_count(c, &s->e);
 	stat_inc(CS_STAT_EVENTS);
 	return true;
 }
@@ -336,6 +338,14 @@ static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, 
 	s->e.tgid = id >> 32;
 	s->e.tid = (__u32)id;
 	s->e.ts_ns = bpf_ktime_get_ns();
+	/* inside a body the user side framed: counted, not copied */
+	if (c->h2 == CS_H2_TLS_NO && inside_body(c, sk, d, n)) {
+		s->e.ret = n;
+		s->e.flags = CS_F_UNCOPIED;
+		stat_inc(CS_STAT_UNCOPIED);
+		submit(s, c);
+		return;
+	}
 	/* a header block must not fall into a hole (see CS_HEAD_BLOCK_MAX) */
 	if (type == CS_EV_TLS_READ && c->rd_since_wr < CS_HEAD_BLOCK_MAX) {
 		for (i = 0; i < TLS_READ_PIECES - 1; i++) {

@@ -273,6 +273,7 @@ static struct tls_bpf *load(struct connstate_bpf *main)
 	err = err ?: bpf_map__reuse_fd(s->maps.stats, bpf_map__fd(main->maps.stats));
 	err = err ?: bpf_map__reuse_fd(s->maps.tls_calls, bpf_map__fd(main->maps.tls_calls));
 	err = err ?: bpf_map__reuse_fd(s->maps.tls_inflight, bpf_map__fd(main->maps.tls_inflight));
+	err = err ?: bpf_map__reuse_fd(s->maps.skips, bpf_map__fd(main->maps.skips));
 	err = err ?: tls_bpf__load(s);
 	if (err) {
 		fprintf(stderr,

@@ -773,14 +773,15 @@ static void h2c_upgrade(struct tr_conn *c, const struct cs_event *e, const uint8
  * After a payload of direction dir (H2_CLIENT: read) was fed to p: a body
  * framed by Content-Length with at least TR_SKIP_MIN_BODY bytes to come
  * ends at io_off + remaining, and the kernel may count its bytes without
- * copying them. Only where the stream is sure: a lost event, TLS (the
- * socket's bytes are not the stream) or HTTP/2 and it is not told.
+ * copying them (cleartext, or TLS plaintext: the kernel counts what
+ * io_off counts, and more, never less). Not after a lost event, nor for
+ * HTTP/2, framed elsewhere.
  */
 static void maybe_skip(struct tr_conn *c, const struct http1_parser *p, int dir)
 {
 	uint64_t until;
 
-	if (!c->t->ops->on_skip || !c->gen || c->uncertain || c->lost || c->tls || c->h2 ||
+	if (!c->t->ops->on_skip || !c->gen || c->uncertain || c->lost || c->h2 ||
 	    p->phase != HTTP1_P_BODY_LENGTH || p->remaining < TR_SKIP_MIN_BODY)
 		return;
 	until = c->io_off[dir] + p->remaining;

@@ -37,7 +37,7 @@ static void on_warning(void *ctx, const struct tr_conn *c, const char *msg, uint
 static void on_skip(void *ctx, const struct tr_conn *c)
 {
 	(void)ctx;
-	if (!c->gen || c->uncertain || c->tls || c->h2 ||
+	if (!c->gen || c->uncertain || c->h2 ||
 	    (c->skip_until[0] <= c->io_off[0] && c->skip_until[1] <= c->io_off[1]))
 		abort();
 }

@@ -5,7 +5,8 @@
 # the reads and writes wholly inside it are sent counted, not copied. Here
 # clients that take 4 MiB bodies at about 20 MB/s (as a remote client
 # would, over many round trips) against nginx (downloads, the body written
-# with writev: sendfile off) and a python server (uploads): per connection,
+# with writev: sendfile off; and over TLS, its plaintext followed through
+# libssl) and a python server (uploads): per connection,
 # exact states, request records and byte counts, nothing uncertain, and
 # the next head after an uncopied body framed exactly (in a read or
 # write of its own, or one that also ends the body); then that most of
@@ -26,23 +27,29 @@ trap 'lib_cleanup; rm -rf "$work"' EXIT
 BODY=$((4 << 20))
 DOWN_CASES="download_twice download_then_pipelined"
 UP_CASES="upload_twice"
+TLS_CASES="tls_download_twice"
 hooks=${BODIES_HOOKS:-auto}
 if [ "$hooks" = auto ]; then
-	suite_begin bodies 5
+	suite_begin bodies 7
 else
-	suite_begin "bodies_$hooks" 5
+	suite_begin "bodies_$hooks" 7
 fi
 
 # the client: one connection per case, reading (or sending) 64 KiB every
 # 3 ms through small socket buffers; prints "NAME CLIENT_PORT HEAD_BYTES..."
 cat >"$work/client.py" <<'PY'
-import socket, sys, time
+import socket, ssl, sys, time
 port, body, cases = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-def conn():
+def conn(tls):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
     s.connect(("127.0.0.1", port))
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
     return s
 def responses(s, n):
     """Reads n responses slowly; returns their head lengths."""
@@ -64,9 +71,9 @@ def responses(s, n):
     return heads
 get = lambda p: b"GET " + p + b" HTTP/1.1\r\nHost: x\r\n\r\n"
 for name in cases:
-    s = conn()
+    s = conn(name.startswith("tls_"))
     me = s.getsockname()[1]
-    if name == "download_twice":
+    if name in ("download_twice", "tls_download_twice"):
         s.sendall(get(b"/big.bin"))
         heads = responses(s, 1)
         s.sendall(get(b"/big.bin"))
@@ -130,7 +137,7 @@ reqs = [(o["method"], o["status"], o["complete"], o["bytes_in"], o["bytes_out"])
 bad = [o for o in mine if o["type"] == "warning" or o.get("uncertain")]
 get_in = len(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
 small_in = len(b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
-if name == "download_twice":
+if name in ("download_twice", "tls_download_twice"):
     want = [("GET", 200, True, get_in, heads[0] + body), ("GET", 200, True, get_in, heads[1] + body)]
 elif name == "download_then_pipelined":
     want = [("GET", 200, True, get_in, heads[0] + body), ("GET", 200, True, small_in, heads[1] + 6)]
@@ -189,6 +196,43 @@ else
 	uncopied "$work/down.err" 96 downloads_mostly_uncopied
 fi
 nginx_stop
+
+# over TLS: nginx writes the body with SSL_write (connstate follows the
+# plaintext through libssl's uprobes); the same client, through python's ssl
+d=$work/nginx_tls
+if ! openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+	-days 1 -subj /CN=localhost >/dev/null 2>&1; then
+	for c in $TLS_CASES tls_downloads_mostly_uncopied; do fail "$c" "openssl req failed"; done
+else
+	chmod 644 "$work/key.pem" "$work/cert.pem"
+	nginx_start "$d" 1 '$remote_port $status' \
+		"sendfile off; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;" \
+		'ssl sndbuf=64k'
+	if [ -n "$NGINX_PID" ] && listening "$NGINX_PORT"; then
+		cp "$work/big.bin" "$d/www/big.bin"
+		chmod 644 "$d/www/big.bin"
+	fi
+	if [ -z "$NGINX_PID" ] || ! listening "$NGINX_PORT"; then
+		for c in $TLS_CASES tls_downloads_mostly_uncopied; do fail "$c" "nginx did not start"; done
+	elif ! cs_start "$work/tls.out" "$work/tls.err" -j --hooks="$hooks" -p "$NGINX_PID"; then
+		for c in $TLS_CASES tls_downloads_mostly_uncopied; do fail "$c" "no attach"; done
+	else
+		python3 "$work/client.py" "$NGINX_PORT" "$BODY" $TLS_CASES >"$work/tls.ports" \
+			2>"$work/client.err"
+		wait_until 10 sh -c "grep -q '\"state\":\"closed\"' '$work/tls.out'"
+		cs_stop INT
+		line=$(grep "^tls_download_twice " "$work/tls.ports")
+		if [ -z "$line" ]; then
+			fail tls_download_twice "the client failed: $(tail -c 300 "$work/client.err")"
+		else
+			set -- $line
+			check "$work/tls.out" "$2" "$1" "${@:3}"
+		fi
+		# two 4 MiB bodies in SSL_write calls of up to 16 KiB: a quarter
+		uncopied "$work/tls.err" 128 tls_downloads_mostly_uncopied
+	fi
+	nginx_stop
+fi
 
 # uploads: the python server reads the 4 MiB body 64 KiB at a time
 python3 "$work/server.py" >"$work/py.port" 2>"$work/py.err" &

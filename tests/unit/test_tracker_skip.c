@@ -125,6 +125,29 @@ static void upload_body_says_where_it_ends(void **st)
 	assert_string_equal(states, "new active idle active");
 }
 
+/* TLS: the plaintext's bytes count, the ciphertext's do not (the kernel
+ * counts the same: never fewer). */
+static void tls_plaintext_body_says_where_it_ends(void **st)
+{
+	size_t h = strlen(HEAD_100K);
+	struct test_event t;
+	char want[64];
+
+	ev_accept_gen(*st, SK, GEN, 1000);
+	ev_make(&t, CS_EV_READ, SK);
+	t.e.ret = 517; /* a ClientHello, inside SSL_accept: not copied */
+	t.e.flags = CS_F_TLS;
+	tracker_event(*st, &t.e, t.data);
+	ev_io(*st, CS_EV_TLS_READ, SK, GET, strlen(GET));
+	ev_make(&t, CS_EV_TLS_WRITE, SK);
+	ev_payload(&t, HEAD_100K, strlen(HEAD_100K));
+	tracker_event(*st, &t.e, t.data);
+	snprintf(want, sizeof(want), "%zu/%zu;", (size_t)0, h + 100000);
+	assert_string_equal(skips, want);
+	ev_uncopied(*st, CS_EV_TLS_WRITE, 100000);
+	assert_string_equal(states, "new active idle");
+}
+
 /* Short bodies, chunked ones, HEAD's, and connections whose stream is not
  * sure (lost events) or not told (no generation) say nothing. */
 static void no_skip_where_it_does_not_pay_or_is_unsure(void **st)
@@ -163,6 +186,7 @@ int main(void)
 		T(long_response_body_says_where_it_ends),
 		T(next_response_body_moves_the_end_on),
 		T(upload_body_says_where_it_ends),
+		T(tls_plaintext_body_says_where_it_ends),
 		T(no_skip_where_it_does_not_pay_or_is_unsure),
 	};
 
