@@ -1191,16 +1191,24 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		else
 			c->wr_seq += ret;
 	}
+	/* Ciphertext, whose plaintext comes from tls.bpf.c: the user side
+	 * learns from the first that the connection is TLS and ignores the
+	 * bytes of the rest, so those are not sent (an end or an error is;
+	 * so is one that must carry the connection's addresses) */
+	if (st.tls && ret > 0 && c->tls_told && !c->unannounced) {
+		flush_held(c, st.sk);
+		return 0;
+	}
 	s = event_begin(st.dir, st.sk, id >> 32);
 	if (!s)
 		return 0;
 	s->e.ret = ret;
 	s->e.fd = st.fd;
 	if (st.tls) {
-		/* ciphertext: its plaintext comes from tls.bpf.c */
 		s->e.flags |= CS_F_TLS;
 		flush_held(c, st.sk);
-		event_submit(s, c);
+		if (event_submit(s, c))
+			c->tls_told = 1;
 		return 0;
 	}
 	if (ret > 0) {

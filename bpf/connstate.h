@@ -171,6 +171,7 @@ struct cs_conn {
 	/* the bytes of the READ ([0]) and WRITE ([1]) events sent, as the
 	 * user side counts them: where a struct cs_skip's until[] points */
 	__u64 told_bytes[2];
+	__u8 tls_told; /* a ciphertext event of it was sent (io_finish()) */
 };
 
 /* cs_conn.unannounced of a connection just claimed (sock tracepoints): its

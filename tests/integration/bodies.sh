@@ -12,6 +12,8 @@
 # write of its own, or one that also ends the body); then that most of
 # the bodies' reads and writes went uncopied (the count depends on when
 # connstate's reader ran, so it is a floor with room, not an exact figure).
+# Over TLS, also that the socket's ciphertext calls are not sent one event
+# each: the connection's events are its plaintext's and a few more.
 # With BODIES_HOOKS=tracepoints, under the syscall tracepoints (suite
 # bodies_tracepoints).
 #
@@ -30,9 +32,9 @@ UP_CASES="upload_twice"
 TLS_CASES="tls_download_twice"
 hooks=${BODIES_HOOKS:-auto}
 if [ "$hooks" = auto ]; then
-	suite_begin bodies 7
+	suite_begin bodies 8
 else
-	suite_begin "bodies_$hooks" 7
+	suite_begin "bodies_$hooks" 8
 fi
 
 # the client: one connection per case, reading (or sending) 64 KiB every
@@ -202,20 +204,20 @@ nginx_stop
 d=$work/nginx_tls
 if ! openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
 	-days 1 -subj /CN=localhost >/dev/null 2>&1; then
-	for c in $TLS_CASES tls_downloads_mostly_uncopied; do fail "$c" "openssl req failed"; done
+	for c in $TLS_CASES tls_downloads_mostly_uncopied tls_ciphertext_not_sent; do fail "$c" "openssl req failed"; done
 else
 	chmod 644 "$work/key.pem" "$work/cert.pem"
 	nginx_start "$d" 1 '$remote_port $status' \
-		"sendfile off; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;" \
+		"sendfile off; ssl_buffer_size 16k; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;" \
 		'ssl sndbuf=64k'
 	if [ -n "$NGINX_PID" ] && listening "$NGINX_PORT"; then
 		cp "$work/big.bin" "$d/www/big.bin"
 		chmod 644 "$d/www/big.bin"
 	fi
 	if [ -z "$NGINX_PID" ] || ! listening "$NGINX_PORT"; then
-		for c in $TLS_CASES tls_downloads_mostly_uncopied; do fail "$c" "nginx did not start"; done
+		for c in $TLS_CASES tls_downloads_mostly_uncopied tls_ciphertext_not_sent; do fail "$c" "nginx did not start"; done
 	elif ! cs_start "$work/tls.out" "$work/tls.err" -j --hooks="$hooks" -p "$NGINX_PID"; then
-		for c in $TLS_CASES tls_downloads_mostly_uncopied; do fail "$c" "no attach"; done
+		for c in $TLS_CASES tls_downloads_mostly_uncopied tls_ciphertext_not_sent; do fail "$c" "no attach"; done
 	else
 		python3 "$work/client.py" "$NGINX_PORT" "$BODY" $TLS_CASES >"$work/tls.ports" \
 			2>"$work/client.err"
@@ -230,6 +232,22 @@ else
 		fi
 		# two 4 MiB bodies in SSL_write calls of up to 16 KiB: a quarter
 		uncopied "$work/tls.err" 128 tls_downloads_mostly_uncopied
+		# the socket's ciphertext calls send one event (the first: the
+		# connection is TLS), not one each: the events are the
+		# plaintext's (2 requests, and 16 KiB SSL_writes: ssl_buffer_size)
+		# and at most 12 more (the ACCEPT, that first one, the end)
+		events=$(sed -n 's/.* requests, \([0-9]*\) events,.*/\1/p' "$work/tls.err")
+		if [ -n "$line" ]; then
+			set -- $line
+			plain=$((2 + ($3 + BODY + 16383) / 16384 + ($4 + BODY + 16383) / 16384))
+			if [ "${events:-0}" -gt 0 ] && [ "$events" -le $((plain + 12)) ]; then
+				pass tls_ciphertext_not_sent
+			else
+				fail tls_ciphertext_not_sent "${events:-no} events, want $plain plaintext events and at most 12 more"
+			fi
+		else
+			fail tls_ciphertext_not_sent "the client failed"
+		fi
 	fi
 	nginx_stop
 fi
