@@ -14,12 +14,13 @@
   benchlib.py progsum PID           run_cnt and run_time_ns summed over the
                                     BPF programs PID holds
   benchlib.py cost-report DIR       cost.sh's report, from DIR/cost-*
-  benchlib.py paced PORT PATH SECS CONNS  CONNS keep-alive connections to
+  benchlib.py paced PORT PATH SECS CONNS [tls]  CONNS keep-alive connections to
                                     127.0.0.1:PORT, each GETting PATH over
                                     and over for SECS seconds, taking 64 KiB
                                     every 3 ms through a 64 KiB receive
                                     buffer (about 20 MB/s, as a remote
-                                    client would); prints "N requests in"
+                                    client would), over TLS with "tls";
+                                    prints "N requests in"
   benchlib.py proflines PERF MAP... perf samples (perf record -a -g) inside
                                     BPF programs, per program and source
                                     line (MAP: jitlines output, named
@@ -748,8 +749,9 @@ def cmd_proflines(perf_data, maps):
             print(f"    {100 * c / n:5.1f} %  line {ln:5d}  {src[:80]}")
 
 
-def cmd_paced(port, path, secs, conns):
+def cmd_paced(port, path, secs, conns, tls=False):
     import socket
+    import ssl
     import threading
     import time
 
@@ -761,6 +763,11 @@ def cmd_paced(port, path, secs, conns):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         s.connect(("127.0.0.1", port))
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s)
         buf = b""
         while time.monotonic() < end:
             s.sendall(req)
@@ -803,8 +810,9 @@ def main():
         cmd_foreign()
     elif len(sys.argv) >= 4 and sys.argv[1] == "proflines":
         cmd_proflines(sys.argv[2], sys.argv[3:])
-    elif len(sys.argv) == 6 and sys.argv[1] == "paced":
-        cmd_paced(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
+    elif len(sys.argv) in (6, 7) and sys.argv[1] == "paced":
+        cmd_paced(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5]),
+                  sys.argv[6:] == ["tls"])
     elif len(sys.argv) == 3 and sys.argv[1] == "wrk":
         print(parse_wrk(sys.argv[2]))
     else:

@@ -19,7 +19,10 @@
 # the same file taken by PROGCOST_PACED_CONNS (4) keep-alive connections at
 # about 20 MB/s each (benchlib.py paced: 64 KiB every 3 ms through a 64 KiB
 # receive buffer), as remote clients take a long body over many round
-# trips, so nginx writes it as their windows open.
+# trips, so nginx writes it as their windows open. "paced_tls": the same
+# over TLS (nginx's SSL_write; connstate follows the plaintext); and
+# "keepalive_tls": keep-alive requests for the 600 B file over TLS (wrk's
+# own SSL calls run the TLS probes too, which ignore them).
 #
 # PROGCOST_EMPTY=1 adds a run of programs that do nothing (bpftrace, empty
 # actions) on the sock tracepoints' hooks (sock_recv_length,
@@ -57,7 +60,7 @@ fi
 
 die() { printf 'progcost: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (BPF, bpf_stats_enabled)"
-for t in nginx wrk python3; do command -v "$t" >/dev/null || die "missing $t"; done
+for t in nginx wrk python3 openssl; do command -v "$t" >/dev/null || die "missing $t"; done
 for b in "$@"; do [ -x "$b" ] || die "no $b"; done
 
 work=$(mktemp -d /tmp/connstate-progcost.XXXXXX) || die "mktemp failed"
@@ -103,7 +106,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/html" "$work/tmp"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+	-days 1 -subj /CN=localhost >/dev/null 2>&1 || die "openssl req failed"
 chmod 755 "$work/html"
 head -c 600 /dev/zero | tr '\0' x >"$work/html/index.html"
 mkdir -p "$work/html/big"
@@ -135,6 +141,13 @@ http {
 		# the "big" workload: the body through writev, not sendfile
 		location /big/ { sendfile off; }
 	}
+	server {
+		# "paced_tls": the same file over TLS (SSL_write)
+		listen 127.0.0.1:$tls_port ssl;
+		ssl_certificate $work/cert.pem;
+		ssl_certificate_key $work/key.pem;
+		root $work/html;
+	}
 }
 NGX
 "${pin_server[@]}" nginx -p "$work/" -c "$work/nginx.conf" -e "$work/error.log" >"$work/nginx.out" 2>&1 &
@@ -150,6 +163,9 @@ echo 1 >/proc/sys/kernel/bpf_stats_enabled
 load() {
 	if [ "$wl" = paced ]; then
 		"${pin_client[@]}" python3 "$here/benchlib.py" paced "$port" /big/file "$1" "$PACED_CONNS"
+	elif [ "$wl" = paced_tls ]; then
+		"${pin_client[@]}" python3 "$here/benchlib.py" paced "$tls_port" /big/file "$1" \
+			"$PACED_CONNS" tls
 	else
 		"${pin_client[@]}" wrk -t1 -c"$CONNS" -d"$1s" "${hdr[@]}" "$url"
 	fi
@@ -160,6 +176,7 @@ for wl in $WORKLOADS; do
 	[ "$wl" = close ] && hdr=(-H 'Connection: close')
 	url=http://127.0.0.1:$port/index.html
 	[ "$wl" = big ] && url=http://127.0.0.1:$port/big/file
+	[ "$wl" = keepalive_tls ] && url=https://127.0.0.1:$tls_port/index.html
 	load 2 >/dev/null 2>&1 # warm-up
 	for r in $(seq "$ROUNDS"); do
 		n=0
