@@ -25,6 +25,11 @@ const (
 	get     = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 	bigSize = 10 << 20
 	upSize  = 1 << 20
+	// big_paced: bodies taken at pacedRate through a pacedBuf receive
+	// buffer, as a remote client takes them
+	pacedSize = 4 << 20
+	pacedBuf  = 64 << 10
+	pacedRate = 20 << 20 // bytes per second
 )
 
 type scenario struct {
@@ -48,6 +53,7 @@ var scenarios = []scenario{
 	{"slow_early_close", slowEarlyClose},
 	{"big_full", bigFull},
 	{"big_abandon", bigAbandon},
+	{"big_paced", bigPaced},
 	{"chunked_full", chunkedFull},
 	{"upload_1m", upload(false)},
 	{"upload_1m_expect", upload(true)},
@@ -100,7 +106,11 @@ type conn struct {
 }
 
 func dial(addr string) (*conn, error) {
-	c, err := net.Dial("tcp", addr)
+	return dialWith(addr, net.Dialer{})
+}
+
+func dialWith(addr string, d net.Dialer) (*conn, error) {
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -441,6 +451,50 @@ func bigFull(addr string) error {
 	}
 	if r.length != bigSize {
 		return fmt.Errorf("body %d bytes, want %d", r.length, bigSize)
+	}
+	return nil
+}
+
+// paced sleeps after each read for as long as its bytes take at pacedRate.
+type paced struct{ r io.Reader }
+
+func (p paced) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	time.Sleep(time.Duration(n) * time.Second / pacedRate)
+	return n, err
+}
+
+// bigPaced: two 4 MiB bodies on one connection taken at about 20 MB/s
+// through a 64 KiB receive buffer, so the server's writes spread over the
+// transfer (connstate then sends most of them uncopied, and must still
+// frame the second response).
+func bigPaced(addr string) error {
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, pacedBuf)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := dialWith(addr, d)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.br = bufio.NewReaderSize(paced{c.Conn}, pacedBuf)
+	for i := 0; i < 2; i++ {
+		if err := c.send(fmt.Sprintf("GET /big?n=%d HTTP/1.1\r\nHost: x\r\n\r\n", pacedSize)); err != nil {
+			return err
+		}
+		r, err := c.expect("GET", 200, "")
+		if err != nil {
+			return err
+		}
+		if r.length != pacedSize {
+			return fmt.Errorf("body %d bytes, want %d", r.length, pacedSize)
+		}
 	}
 	return nil
 }
