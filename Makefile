@@ -84,7 +84,7 @@ $(OUTPUT):
 buildtools:
 	$(if $(MISSING_TOOLS),$(error connstate: cannot build, missing $(MISSING_TOOLS): run 'make deps' (as root) to install the build dependencies),@:)
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/connstate.h bpf/wake.h $(VMLINUX) | $(OUTPUT) buildtools
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(VMLINUX) | $(OUTPUT) buildtools
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
