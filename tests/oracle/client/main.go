@@ -466,8 +466,8 @@ func (p paced) Read(b []byte) (int, error) {
 
 // bigPaced: two 4 MiB bodies on one connection taken at about 20 MB/s
 // through a 64 KiB receive buffer, so the server's writes spread over the
-// transfer (connstate then sends most of them uncopied, and must still
-// frame the second response).
+// transfer (connstate sends those made after it has read a head uncopied,
+// and must still frame the second response).
 func bigPaced(addr string) error {
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
