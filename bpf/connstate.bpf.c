@@ -67,7 +67,9 @@ __u32 stopping = 0;
 
 /* K_KIOV: an iovec array in kernel memory (the socket hooks see the
  * kernel's copy of it), pointing into user memory like K_IOV's. */
-enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE, K_KIOV };
+/* K_UNCOPIED: set at the exit, for a read or write wholly inside a body the
+ * user side framed (body_uncopied()): counted, nothing copied. */
+enum stash_kind { K_BUF, K_IOV, K_MSG, K_SENDFILE, K_CLOSE, K_KIOV, K_UNCOPIED };
 
 /* Set by the loader when the socket hooks are loaded instead of the
  * syscall programs: then every iovec array is the kernel's copy (K_KIOV),
@@ -1215,7 +1217,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		if (st.kind != K_SENDFILE && body_uncopied(c, st.sk, st.dir, ret)) {
 			s->e.flags |= CS_F_UNCOPIED;
 			stat_inc(CS_STAT_UNCOPIED);
-			st.kind = K_SENDFILE; /* counted like sendfile's pages */
+			st.kind = K_UNCOPIED;
 		}
 		/* one copy_iov call site: the verifier walks each one */
 		if (st.kind == K_MSG) {
@@ -1236,7 +1238,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 			copy_buf(s, st.ptr + off, ret - off);
 		else if (st.kind == K_IOV || st.kind == K_KIOV)
 			copy_iov(s, st.ptr, st.cnt, ret);
-		else if (st.kind == K_SENDFILE && !(s->e.flags & CS_F_UNCOPIED))
+		else if (st.kind == K_SENDFILE)
 			s->e.flags |= CS_F_SENDFILE;
 		if (c->h2 == CS_H2_UNDECIDED && st.dir == CS_EV_READ) {
 			/* a flat read's first bytes are copied already (no
