@@ -2035,6 +2035,9 @@ int BPF_PROG(tp_fork, struct task_struct *parent, struct task_struct *child)
 	s = event_begin(CS_EV_PROC_FORK, 0, ctgid);
 	if (s) {
 		s->e.fd = ptgid;
+		/* the reader wakes for it: the child has no TLS probes until
+		 * the user side attaches them (user/tls.c), and forks are few */
+		s->unwoken = wakeup_bytes;
 		event_submit(s, NULL);
 	}
 	return 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -208,6 +209,18 @@ static const struct tracker_ops tracker_ops = {
 	.on_skip = on_skip,
 };
 
+/* Each uprobe holds a descriptor, 15 per libssl per target process (a
+ * server with 100 workers: 1500); the usual soft limit is 1024. */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) || r.rlim_cur >= r.rlim_max)
+		return;
+	r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &r);
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct app *a = ctx;
@@ -220,8 +233,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 		live_add(a, e->tgid, slot_of(a, e->fd)); /* fd: the parent */
 		tls_watch(a->tls, e->tgid, e->fd); /* it may exec a program with its own TLS */
 	}
-	else if (e->type == CS_EV_PROC_EXIT)
+	else if (e->type == CS_EV_PROC_EXIT) {
 		live_del(a, e->tgid);
+		tls_forget(a->tls, e->tgid);
+	}
 	tracker_event(a->tracker, e, (const uint8_t *)data + sizeof(*e));
 	/* a busy ring buffer never runs dry: stop consuming to see the
 	 * signal, after this event, since libbpf has already stepped past it */
@@ -531,6 +546,7 @@ int main(int argc, char **argv)
 	 * starts background jobs with SIGINT ignored) or killing us mid-attach */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	raise_nofile();
 	for (i = 0; i < app.cli.npids; i++) {
 		pid_t tgid = proc_tgid(app.cli.pids[i]);
 		char err[512];
@@ -627,7 +643,7 @@ int main(int argc, char **argv)
 		/* children forked while we attached */
 		add_descendants(&app);
 		/* -c: its server is about to start; no time to load then */
-		app.tls = tls_new(app.skel, verbose, app.child > 0);
+		app.tls = tls_new(app.skel, verbose, app.child > 0, !app.cli.cgroup);
 		if (app.cli.cgroup) {
 			/* the libraries its processes map now; a process that
 			 * joins later shares them, or is not followed over TLS */

@@ -34,8 +34,9 @@ pid_t proc_tgid(pid_t pid)
 	return tgid > 0 ? tgid : -1;
 }
 
-/* State and parent from /proc/PID/stat; the comm field may hold spaces. */
-static int read_stat(pid_t pid, char *state, pid_t *ppid)
+/* State, parent and start time (clock ticks after boot) from
+ * /proc/PID/stat; the comm field may hold spaces. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, uint64_t *start)
 {
 	char path[64], buf[512], *p;
 	size_t n;
@@ -49,7 +50,9 @@ static int read_stat(pid_t pid, char *state, pid_t *ppid)
 	fclose(f);
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %c %d", state, ppid) != 2)
+	/* fields 3 and 4, then 22 */
+	if (!p || sscanf(p + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %" SCNu64,
+			 state, ppid, start) != 3)
 		return -1;
 	return 0;
 }
@@ -58,8 +61,20 @@ bool proc_alive(pid_t pid)
 {
 	char state;
 	pid_t ppid;
+	uint64_t start;
 
-	return !read_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
+	return !read_stat(pid, &state, &ppid, &start) && state != 'Z' && state != 'X';
+}
+
+uint64_t proc_start(pid_t pid)
+{
+	char state;
+	pid_t ppid;
+	uint64_t start;
+
+	if (read_stat(pid, &state, &ppid, &start) || state == 'Z' || state == 'X')
+		return 0;
+	return start;
 }
 
 static bool contains(const pid_t *a, size_t n, pid_t v)
@@ -87,12 +102,13 @@ size_t proc_descendants(const pid_t *roots, size_t n, pid_t *out, size_t cap)
 			return added;
 		while ((de = readdir(d)) && added < cap) {
 			pid_t pid, ppid;
+			uint64_t start;
 			char state;
 
 			if (!isdigit((unsigned char)de->d_name[0]))
 				continue;
 			pid = atoi(de->d_name);
-			if (read_stat(pid, &state, &ppid) || contains(roots, n, pid) ||
+			if (read_stat(pid, &state, &ppid, &start) || contains(roots, n, pid) ||
 			    contains(out, added, pid))
 				continue;
 			if (contains(roots, n, ppid) || contains(out, added, ppid)) {

@@ -13,6 +13,9 @@
 pid_t proc_tgid(pid_t pid);
 /* Whether process pid exists (and is not a zombie). */
 bool proc_alive(pid_t pid);
+/* When pid started (clock ticks after boot): with pid, names one process
+ * (a pid is reused); 0 if it is gone. */
+uint64_t proc_start(pid_t pid);
 /* Appends the descendants of roots[0..n) to out (which must not alias
  * roots); returns how many were added, at most cap. */
 size_t proc_descendants(const pid_t *roots, size_t n, pid_t *out, size_t cap);

@@ -16,12 +16,15 @@
 #include "connstate.skel.h"
 #include "tls.skel.h"
 #include "links.h"
+#include "proc.h"
 #include "tls.h"
 #include "tls_go.h"
 
-#define MAX_LIBS 16
 /* uprobes per library: 4 data calls x 2, 3 marking calls x 2, SSL_free */
-#define MAX_LINKS (MAX_LIBS * 15)
+#define LIB_LINKS 15
+/* Links of exited processes kept (their uprobes fire nowhere) until this
+ * many, then destroyed together: each detach waits about 100 ms */
+#define GRAVE_MAX 240
 /* Go: entries, every RET of three functions, two per park point */
 #define MAX_GO_LINKS 512
 /* Files looked at (libssl, executables), probed or not: each is looked at once */
@@ -59,6 +62,15 @@ struct lib {
 	bool go;	   /* a Go program: its crypto/tls */
 };
 
+/* A library's uprobes, for one process (pid -1: every process mapping it) */
+struct probed {
+	pid_t pid;
+	uint64_t start; /* pid's start time: a reused pid is another process */
+	struct file_key key;
+	struct bpf_link *links[LIB_LINKS];
+	int n;
+};
+
 struct fresh {
 	pid_t pid;
 	unsigned int delay_ms; /* until the scan after the next */
@@ -71,6 +83,8 @@ struct tls {
 	struct connstate_bpf *main;
 	struct tls_bpf *skel; /* loaded at the first file to probe */
 	bool load_failed, verbose, files_full_told;
+	/* OpenSSL's uprobes per target process, not per file: see tls.h */
+	bool per_process;
 	struct file_key self; /* our own executable: -c's command before its exec */
 	struct file_key files[MAX_FILES];
 	size_t nfiles;
@@ -78,8 +92,10 @@ struct tls {
 	size_t nfresh;
 	size_t cursor; /* the sweep's place in the live targets */
 	uint64_t sweep_start, last_tick;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
+	struct probed *probed;
+	size_t nprobed, cap_probed;
+	struct bpf_link *grave[GRAVE_MAX];
+	size_t ngrave;
 	struct bpf_link *go_links[MAX_GO_LINKS];
 	int ngo_links;
 };
@@ -183,14 +199,68 @@ static bool has_openssl_text(const char *path)
 	return yes;
 }
 
-/* A target that maps no libssl: its executable, if OpenSSL is linked in. */
-static struct bpf_link *attach_one(struct bpf_program *prog, const char *file, const char *func,
-				   bool ret)
+/* pid -1: in every process mapping file (the programs keep the targets'
+ * calls); else in pid alone, whose threads share its memory: the kernel
+ * puts the breakpoint in no other process (a fork of pid takes it out at
+ * the child's first hit), so no other process pays a trap per call. */
+static struct bpf_link *attach_one(struct bpf_program *prog, pid_t pid, const char *file,
+				   const char *func, bool ret)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = func, .retprobe = ret);
 
-	/* every process: one mapping a target forks later is filtered by tgid */
-	return bpf_program__attach_uprobe_opts(prog, -1, file, 0, &uo);
+	return bpf_program__attach_uprobe_opts(prog, pid, file, 0, &uo);
+}
+
+/* Its links go to the grave, destroyed with others when it is full. */
+static void bury(struct tls *t, struct probed *p)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++) {
+		if (t->ngrave == GRAVE_MAX) {
+			links_destroy(t->grave, t->ngrave);
+			t->ngrave = 0;
+		}
+		t->grave[t->ngrave++] = p->links[i];
+	}
+	*p = t->probed[--t->nprobed];
+}
+
+/* Whether pid (started at start) has key's probes; a record of another
+ * process that had pid before is buried. */
+static bool probed_in(struct tls *t, pid_t pid, uint64_t start, const struct file_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < t->nprobed; i++) {
+		struct probed *p = &t->probed[i];
+
+		if (p->pid != pid || !same_file(&p->key, k))
+			continue;
+		if (p->start == start)
+			return true;
+		bury(t, p);
+		return false;
+	}
+	return false;
+}
+
+static struct probed *probed_new(struct tls *t)
+{
+	struct probed *p;
+
+	if (t->nprobed == t->cap_probed) {
+		size_t cap = t->cap_probed ? t->cap_probed * 2 : 16;
+
+		p = realloc(t->probed, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		t->probed = p;
+		t->cap_probed = cap;
+	}
+	p = &t->probed[t->nprobed];
+	memset(p, 0, sizeof(*p));
+	return p;
 }
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
@@ -198,27 +268,33 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
-/* Attaches the probes to one library; returns how many, 0 if it lacks a
- * required symbol (then nothing stays attached to it). */
-static int attach_lib(struct tls *t, const struct lib *l, bool verbose)
+/* Attaches the probes to one library, in process pid (started at start)
+ * or, pid -1, in every process; returns how many, 0 if it lacks a required
+ * symbol (then nothing stays attached to it). */
+static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t start, bool verbose)
 {
 	struct bpf_program *enter, *exit;
-	char missing[256] = "";
-	int first = t->nlinks, made = 0;
+	char missing[256] = "", where[32] = "";
 	libbpf_print_fn_t old = NULL;
+	struct probed *p = probed_new(t);
 	bool broken = false;
 	size_t i;
 
+	if (!p)
+		return 0;
+	p->pid = pid;
+	p->start = start;
+	p->key = l->key;
 	/* a symbol not found is expected (SSL_read_ex before 1.1.1), and said
 	 * once below; libbpf's own lines would say it again, less clearly */
 	if (!verbose)
 		old = libbpf_set_print(quiet_print);
-	for (i = 0; i < N_PROBES && t->nlinks + 2 <= MAX_LINKS; i++) {
+	for (i = 0; i < N_PROBES && p->n + 2 <= LIB_LINKS; i++) {
 		struct bpf_link *a, *b = NULL;
 
 		progs_of(t->skel, i, &enter, &exit);
-		a = attach_one(enter, l->open, probes[i].func, false);
-		if (a && exit && !(b = attach_one(exit, l->open, probes[i].func, true))) {
+		a = attach_one(enter, pid, l->open, probes[i].func, false);
+		if (a && exit && !(b = attach_one(exit, pid, l->open, probes[i].func, true))) {
 			bpf_link__destroy(a);
 			a = NULL;
 		}
@@ -229,27 +305,28 @@ static int attach_lib(struct tls *t, const struct lib *l, bool verbose)
 				 "%s%s", missing[0] ? ", " : "", probes[i].func);
 			continue;
 		}
-		t->links[t->nlinks++] = a;
-		made++;
-		if (b) {
-			t->links[t->nlinks++] = b;
-			made++;
-		}
+		p->links[p->n++] = a;
+		if (b)
+			p->links[p->n++] = b;
 	}
 	if (!verbose)
 		libbpf_set_print(old);
 	if (broken) {
-		while (t->nlinks > first)
-			bpf_link__destroy(t->links[--t->nlinks]);
+		while (p->n)
+			bpf_link__destroy(p->links[--p->n]);
+		file_add(t, &l->key); /* not tried again, in any process */
 		fprintf(stderr,
 			"connstate: warning: %s%s (pid %d) lacks %s (stripped, or not OpenSSL): its TLS connections cannot be followed\n",
 			l->in_exe ? "OpenSSL linked into " : "", l->path, l->pid, missing);
 		return 0;
 	}
+	t->nprobed++;
+	if (pid > 0)
+		snprintf(where, sizeof(where), " in pid %d", pid);
 	if (verbose)
-		fprintf(stderr, "connstate: following TLS through %s (%d uprobes%s%s)\n", l->path,
-			made, missing[0] ? "; not found: " : "", missing);
-	return made;
+		fprintf(stderr, "connstate: following TLS through %s%s (%d uprobes%s%s)\n", l->path,
+			where, p->n, missing[0] ? "; not found: " : "", missing);
+	return p->n;
 }
 
 static struct tls_bpf *load(struct connstate_bpf *main)
@@ -300,20 +377,24 @@ static bool loaded(struct tls *t)
 }
 
 /* Probes one file (a libssl, or an executable with OpenSSL or Go's
- * crypto/tls); returns the uprobes made. A file the process no longer
- * lets us open (it exited) is not remembered: another process may map it. */
-static int probe_file(struct tls *t, const struct lib *l)
+ * crypto/tls) for process start's l->pid; returns the uprobes made. A
+ * file the process no longer lets us open (it exited) is not remembered:
+ * another process may map it. OpenSSL per process (per_process), Go's
+ * crypto/tls in every process running the executable. */
+static int probe_file(struct tls *t, const struct lib *l, uint64_t start)
 {
 	int fd = open(l->open, O_RDONLY | O_CLOEXEC), n;
 
 	if (fd < 0)
 		return 0;
 	close(fd);
-	file_add(t, &l->key);
+	if (!t->per_process || l->go)
+		file_add(t, &l->key);
 	if (!loaded(t))
 		return 0;
 	if (!l->go)
-		return attach_lib(t, l, t->verbose);
+		return t->per_process ? attach_lib(t, l, l->pid, start, t->verbose) :
+					attach_lib(t, l, -1, 0, t->verbose);
 	n = tls_go_attach(t->skel, l->open, l->path, l->pid, t->verbose,
 			  t->go_links + t->ngo_links, MAX_GO_LINKS - t->ngo_links);
 	t->ngo_links += n;
@@ -347,12 +428,13 @@ static bool scan_pid(struct tls *t, pid_t pid, int *made)
 {
 	char path[64], line[1024], file[512], exe[512], range[64];
 	struct lib l = { .pid = pid };
+	uint64_t start = proc_start(pid);
 	bool mapped = false;
 	FILE *f;
 
 	/* connstate's own image: -c's command, held before its exec, which
 	 * links no TLS; it is scanned again once it has exec'd */
-	if (!exe_of(pid, exe, sizeof(exe), &l.key))
+	if (!start || !exe_of(pid, exe, sizeof(exe), &l.key))
 		return false;
 	if (same_file(&l.key, &t->self))
 		return true;
@@ -366,7 +448,8 @@ static bool scan_pid(struct tls *t, pid_t pid, int *made)
 		    file[0] != '/' || !is_libssl(file))
 			continue;
 		mapped = true;
-		if (file_known(t, &l.key))
+		if (file_known(t, &l.key) ||
+		    (t->per_process && probed_in(t, pid, start, &l.key)))
 			continue;
 		snprintf(l.path, sizeof(l.path), "%s", file);
 		/* replaced on disk (a package upgrade): its path names the new
@@ -375,10 +458,11 @@ static bool scan_pid(struct tls *t, pid_t pid, int *made)
 			snprintf(l.open, sizeof(l.open), "/proc/%d/map_files/%s", pid, range);
 		else
 			snprintf(l.open, sizeof(l.open), "/proc/%d/root%s", pid, file);
-		*made += probe_file(t, &l);
+		*made += probe_file(t, &l, start);
 	}
 	fclose(f);
-	if (mapped || !exe_of(pid, exe, sizeof(exe), &l.key) || file_known(t, &l.key))
+	if (mapped || !exe_of(pid, exe, sizeof(exe), &l.key) || file_known(t, &l.key) ||
+	    (t->per_process && probed_in(t, pid, start, &l.key)))
 		return true;
 	/* the executable, through /proc: the file it runs even if replaced */
 	snprintf(l.path, sizeof(l.path), "%s", exe);
@@ -386,13 +470,13 @@ static bool scan_pid(struct tls *t, pid_t pid, int *made)
 	l.go = tls_go_is_go(l.open);
 	l.in_exe = true;
 	if (l.go || has_openssl_text(l.open))
-		*made += probe_file(t, &l);
+		*made += probe_file(t, &l, start);
 	else
 		file_add(t, &l.key); /* no TLS in it: not read again */
 	return true;
 }
 
-struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload)
+struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload, bool per_process)
 {
 	struct tls *t = calloc(1, sizeof(*t));
 	char self[512];
@@ -401,6 +485,7 @@ struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload)
 		return NULL;
 	t->main = skel;
 	t->verbose = verbose;
+	t->per_process = per_process;
 	if (!exe_of(getpid(), self, sizeof(self), &t->self))
 		memset(&t->self, 0xff, sizeof(t->self));
 	if (preload)
@@ -434,6 +519,36 @@ void tls_watch(struct tls *t, pid_t pid, pid_t parent)
 	 * have exec'd already when the fork event is read) */
 	if (!exe_of(parent, exe, sizeof(exe), &f->exe))
 		memset(&f->exe, 0, sizeof(f->exe));
+	/* its parent's libraries have no probes in it: a worker forked by
+	 * a server serves at once, so now, not at the first tick */
+	if (t->per_process) {
+		int made = 0;
+
+		scan_pid(t, pid, &made);
+	}
+}
+
+void tls_forget(struct tls *t, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; t && i < t->nprobed;)
+		if (t->probed[i].pid == pid)
+			bury(t, &t->probed[i]);
+		else
+			i++;
+}
+
+/* Buries the probes of processes gone (an exit event can be lost). */
+static void forget_gone(struct tls *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nprobed;)
+		if (t->probed[i].pid > 0 && proc_start(t->probed[i].pid) != t->probed[i].start)
+			bury(t, &t->probed[i]);
+		else
+			i++;
 }
 
 int tls_wait_ms(const struct tls *t, int ms)
@@ -485,6 +600,7 @@ int tls_tick(struct tls *t, const pid_t *live, size_t nlive)
 	if (t->cursor >= nlive && now - t->sweep_start >= SWEEP_NS) {
 		t->cursor = 0;
 		t->sweep_start = now;
+		forget_gone(t);
 	}
 	while (t->cursor < nlive && now_ns() < stop)
 		scan_pid(t, live[t->cursor++], &made);
@@ -500,8 +616,10 @@ void tls_detach(struct tls *t)
 {
 	if (!t)
 		return;
-	links_destroy(t->links, t->nlinks);
-	t->nlinks = 0;
+	while (t->nprobed)
+		bury(t, &t->probed[t->nprobed - 1]);
+	links_destroy(t->grave, t->ngrave);
+	t->ngrave = 0;
 	links_destroy(t->go_links, t->ngo_links);
 	t->ngo_links = 0;
 }
@@ -512,5 +630,6 @@ void tls_free(struct tls *t)
 		return;
 	tls_detach(t);
 	tls_bpf__destroy(t->skel);
+	free(t->probed);
 	free(t);
 }

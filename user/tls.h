@@ -2,11 +2,18 @@
 /*
  * Following TLS: finds the OpenSSL library (libssl.so.*) each target maps,
  * or the Go executable it runs, loads bpf/tls.bpf.c sharing the main
- * object's maps at the first such file, and attaches its uprobes to each
- * distinct file (by device and inode). A uprobe on a file fires in every
- * process mapping it; the BPF side keeps only the targets'. Files are
- * looked for at attach, in processes new to us (forked, or -c's command
- * once it has exec'd) and, for dlopen, in every target once per sweep.
+ * object's maps at the first such file, and attaches its uprobes. A
+ * uprobe attached to a file traps in every process mapping it (the BPF
+ * side keeps only the targets' calls), and a libssl is mapped by half the
+ * host: so OpenSSL's uprobes are attached per target process (per_process),
+ * which puts the breakpoints in the targets' memory alone. A target's
+ * fork is probed as its event is read (the child runs its first calls
+ * unprobed: TLS bytes it serves meanwhile leave its connection uncertain).
+ * Under --cgroup the targets are not known by pid: per file, as Go's
+ * executables always are (few processes run a server's executable).
+ * Files are looked for at attach, in processes new to us (forked, or -c's
+ * command once it has exec'd) and, for dlopen, in every target once per
+ * sweep.
  */
 #ifndef CONNSTATE_TLS_H
 #define CONNSTATE_TLS_H
@@ -21,8 +28,10 @@ struct tls;
 
 /* A tracer of TLS libraries for skel's targets; NULL if out of memory.
  * preload: load the TLS programs now, not at the first library found
- * (loading takes about 60 ms: too long once a server is starting). */
-struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload);
+ * (loading takes about 60 ms: too long once a server is starting).
+ * per_process: the targets are the processes given to tls_scan and
+ * tls_watch (not a cgroup), and OpenSSL is probed in them alone. */
+struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload, bool per_process);
 /*
  * Looks at the libraries of pids now and probes each file not probed yet;
  * returns the uprobes made. Prints one warning line per file it cannot
@@ -31,9 +40,12 @@ struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload);
  * error: TLS stays opaque.
  */
 int tls_scan(struct tls *t, const pid_t *pids, size_t npids);
-/* pid is new (forked by parent, or a command about to exec): scan it soon,
- * and a few times more in its first seconds, often once it has exec'd. */
+/* pid is new (forked by parent, or a command about to exec): scan it now
+ * (per_process), soon, and a few times more in its first seconds, often
+ * once it has exec'd. */
 void tls_watch(struct tls *t, pid_t pid, pid_t parent);
+/* pid exited: its probes are dropped (a sweep finds the ones missed). */
+void tls_forget(struct tls *t, pid_t pid);
 /*
  * Call from the run loop: scans what tls_watch queued and is due, then
  * some of live[0..nlive) (all of them over about 2 s), within a bounded
