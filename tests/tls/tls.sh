@@ -29,6 +29,17 @@
 #   nginx_requests_match_access_log  method, path, status per connection, in order
 #   nginx_3mb_bytes_out_matches_log  bytes_out of the 3 MB response = $bytes_sent
 #   nginx_no_losses              exit 0, summary: 0 events lost, 0 uncertain
+#   nontarget_tls_runs_no_probe  while connstate follows nginx, a python https
+#                                server it does not follow serves curl two
+#                                requests (both map the same libssl): the
+#                                runs of connstate's TLS programs
+#                                (run_cnt, kernel.bpf_stats_enabled) do not
+#                                move; nginx's requests then move them (a
+#                                uprobe per file trapped in every process)
+#   reload_new_worker_states     nginx reloaded (SIGHUP): its two new workers,
+#                                forked after attach, are probed (-v names
+#                                them) and a keep-alive connection to them
+#                                is new active idle active idle closed
 #   no_tls_probe_left_after_target_exit  the python server killed while
 #                                connstate is attached: connstate exits, and
 #                                no program of tls.bpf.c is left loaded
@@ -61,7 +72,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-suite_begin tls 11
+suite_begin tls 13
 connstate="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 CS_BIN=$connstate
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tls.XXXXXX")
@@ -160,6 +171,15 @@ no_tls_progs() {
 		[ -z "$(bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*/\1/p' | grep -xF "$ours_tls")" ]
 }
 ours_tls=""
+# the runs of PID's tls.bpf.c programs so far (kernel.bpf_stats_enabled=1)
+tls_runs() {
+	local id sum=0 n
+	for id in $(tls_prog_ids "$1"); do
+		n=$(bpftool -j prog show id "$id" 2>/dev/null | jq -r '.run_cnt // 0')
+		sum=$((sum + ${n:-0}))
+	done
+	echo "$sum"
+}
 
 if ! openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
 	-days 2 -subj /CN=localhost >/dev/null 2>&1; then
@@ -297,11 +317,51 @@ setsid nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/nginx.out" 2>&1 &
 ng_pid=$!
 pgroups+=("$ng_pid")
 ng_up() { [ "$(pgrep -P "$ng_pid" | wc -l)" = 2 ] && curl -sk -o /dev/null "https://127.0.0.1:$port/index.txt"; }
-if wait_until 10 ng_up && : >"$d/access.log" && cs_start "$d/cs.out" "$d/cs.err" -j -p "$ng_pid"; then
+stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
+if wait_until 10 ng_up && : >"$d/access.log" && cs_start "$d/cs.out" "$d/cs.err" -v -j -p "$ng_pid"; then
+	# a TLS server and client connstate does not follow, then nginx
+	echo 1 >/proc/sys/kernel/bpf_stats_enabled
+	runs0=$(tls_runs "$CS_PID")
+	py_start "$work/other"
+	[ -n "$py_port" ] && curl -sk --http1.1 -o /dev/null -o /dev/null \
+		"https://127.0.0.1:$py_port/index.txt" "https://127.0.0.1:$py_port/index.txt"
+	runs1=$(tls_runs "$CS_PID")
+	stop_group "$py_pid"
 	ka=$(curl -sk --http1.1 -o /dev/null -o /dev/null -o /dev/null -w '%{local_port}\n' \
 		"https://127.0.0.1:$port/index.txt" "https://127.0.0.1:$port/big.bin" \
 		"https://127.0.0.1:$port/missing" | sort -u)
+	runs2=$(tls_runs "$CS_PID")
+	echo "$stats_old" >/proc/sys/kernel/bpf_stats_enabled
+	if [ -n "$py_port" ] && [ "$runs1" = "$runs0" ] && [ "$runs2" -gt "$runs1" ]; then
+		pass nontarget_tls_runs_no_probe
+	else
+		fail nontarget_tls_runs_no_probe \
+			"TLS program runs $runs0 before, $runs1 after the other server's requests (want no change), $runs2 after nginx's (want more); port '$py_port'"
+	fi
 	wait_until 5 closed_all "$d/cs.out" "$ka"
+	# workers forked after attach: each is probed as its fork is read
+	old_workers=$(pgrep -P "$ng_pid" | sort)
+	kill -HUP "$ng_pid"
+	new_workers() {
+		local w=$(pgrep -P "$ng_pid" | sort)
+		[ "$(echo "$w" | wc -l)" = 2 ] && [ -z "$(comm -12 <(echo "$w") <(echo "$old_workers"))" ]
+	}
+	probed() {
+		local w
+		for w in $(pgrep -P "$ng_pid"); do
+			grep -q "following TLS through .* in pid $w " "$d/cs.err" || return 1
+		done
+	}
+	if wait_until 10 new_workers && wait_until 5 probed; then
+		rl=$(curl -sk --http1.1 -o /dev/null -o /dev/null -w '%{local_port}\n' \
+			"https://127.0.0.1:$port/index.txt" "https://127.0.0.1:$port/index.txt" | sort -u)
+		wait_until 5 closed_all "$d/cs.out" "$rl"
+		expect reload_new_worker_states "new active idle active idle closed" \
+			"$(states "$d/cs.out" "$rl")"
+	else
+		fail reload_new_worker_states \
+			"workers '$(pgrep -P "$ng_pid" | tr '\n' ' ')' (before: $(echo $old_workers)): not two new ones, or not probed: $(grep 'following TLS' "$d/cs.err" | tail -n 3)"
+	fi
 	sleep 0.2
 	cs_stop
 	rc=$?
