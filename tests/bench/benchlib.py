@@ -679,6 +679,22 @@ def cost_report(d):
     for m in modes:
         rs = [ms / base[r] for r, mm, ms in rows if mm == m and base.get(r)]
         p(f"  {m:<12} {fmt(med(rs), '.2f')}x  (range {rng(rs)}, {len(rs)} pairs)")
+    tls = []
+    try:
+        tls = [line.split() for line in open(os.path.join(d, "cost-tls.tsv"))]
+    except OSError:
+        pass
+    if tls:
+        base = {r: parse_wrk(os.path.join(d, f"cost-tls-{r}-none.wrk"))["rps"]
+                for r, m in tls if m == "none"}
+        p("")
+        p(f"host-wide TLS tax: a TLS server and client that are not targets (nginx, "
+          f"wrk https keep-alive), {len(base)} rounds; untraced "
+          f"{fmt(med(base.values()), '.0f')} req/s median")
+        for m in [m for m in dict.fromkeys(m for _, m in tls) if m != "none"]:
+            rs = [ratio(parse_wrk(os.path.join(d, f"cost-tls-{r}-{m}.wrk"))["rps"], base.get(r))
+                  for r, mm in tls if mm == m]
+            p(f"  {m:<12} req/s ratio {fmt(med(rs))} (range {rng(rs)}, {len(rs)} pairs)")
     runs = []
     try:
         runs = [line.split() for line in open(os.path.join(d, "cost-runs.tsv"))]

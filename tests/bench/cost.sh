@@ -19,10 +19,16 @@
 #    BPF time per request: run_time_ns summed over the programs connstate
 #    holds (kernel.bpf_stats_enabled=1 while this runs), divided by wrk's
 #    request count. Rounds interleave untraced, each hook mode, floor.
+# 3. Host-wide TLS tax: a TLS server (a second nginx) and its client (wrk,
+#    https, keep-alive), neither a target, both mapping the libssl the
+#    target nginx of 2. maps: wrk's req/s with connstate attached to that
+#    nginx (its TLS probes attached) over the untraced run of the same
+#    round, COST_TLS_ROUNDS rounds (statistics as they were, as for dd).
 #
 # Environment: CONNSTATE (./connstate), COST_HOOKS ("": connstate's
 # default; else e.g. "tracepoints raw", each run as --hooks=X), COST_PAIRS
 # (5), COST_DD (2000000), COST_ROUNDS (3), COST_SECS (4), COST_FLOOR (1),
+# COST_TLS_ROUNDS (3),
 # BENCH_CONNS (50), BENCH_OUT (.output/bench: cost.txt, raw/cost-*).
 set -u
 
@@ -46,7 +52,7 @@ log() { printf 'cost: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (BPF, bpf_stats_enabled)"
-for t in nginx wrk dd bpftrace "$PY"; do
+for t in nginx wrk dd bpftrace openssl "$PY"; do
 	command -v "$t" >/dev/null || die "missing $t: apt-get install nginx-light wrk bpftrace python3"
 done
 [ -x "$CS" ] || die "no $CS: run make"
@@ -57,7 +63,7 @@ work=$(mktemp -d /tmp/connstate-cost.XXXXXX) || die "mktemp failed"
 chmod 755 "$work"
 cp "$CS" "$work/connstate" || die "cannot copy $CS"
 CS_BIN=$work/connstate
-nginx_pid='' sleep_pid='' cs_pid='' bt_pid=''
+nginx_pid='' sleep_pid='' cs_pid='' bt_pid='' other_pid=''
 stats_old=$(cat /proc/sys/kernel/bpf_stats_enabled)
 
 stop() { # PID [SIGNAL]: a child of ours, 10 s, then SIGKILL
@@ -81,6 +87,7 @@ cleanup() {
 	stop "$bt_pid" INT
 	stop "$sleep_pid"
 	stop "$nginx_pid"
+	stop "$other_pid"
 	echo "$stats_old" >/proc/sys/kernel/bpf_stats_enabled
 	rm -rf "$work"
 }
@@ -140,8 +147,6 @@ for r in $(seq "$PAIRS"); do
 	done
 done
 
-echo 1 >/proc/sys/kernel/bpf_stats_enabled
-
 # ------------------------------------------------------------------ nginx
 port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$work/html" "$work/tmp"
@@ -182,6 +187,41 @@ done
 worker=$(pgrep -P "$nginx_pid" | head -1)
 [ -n "$worker" ] || die "no nginx worker"
 url="http://127.0.0.1:$port/index.html"
+
+# ------------------------------------------------------- host-wide TLS tax
+# the other nginx: TLS, not a target; the same 600 B file
+tls_port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$work/other"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
+	-days 1 -subj /CN=localhost >/dev/null 2>&1 || die "openssl req failed"
+sed -e "s|listen 127.0.0.1:$port backlog=4096;|listen 127.0.0.1:$tls_port ssl; ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;|" \
+	-e "s|pid $work/nginx.pid;|pid $work/other/nginx.pid;|" -e "s|error_log $work/error.log|error_log $work/other/error.log|" \
+	"$work/nginx.conf" >"$work/other/nginx.conf"
+nginx -p "$work/other/" -c "$work/other/nginx.conf" -e "$work/other/error.log" >"$work/other/nginx.out" 2>&1 &
+other_pid=$!
+for i in $(seq 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null && break
+	kill -0 "$other_pid" 2>/dev/null || die "the TLS nginx failed: $(cat "$work/other/nginx.out" "$work/other/error.log")"
+	sleep 0.1
+done
+tls_url="https://127.0.0.1:$tls_port/index.html"
+log "host-wide TLS tax: ${COST_TLS_ROUNDS:-3} rounds of wrk $tls_url, modes ${modes[*]}"
+wrk -t1 -c"$CONNS" -d2s "$tls_url" >/dev/null 2>&1 # warm-up
+for r in $(seq "${COST_TLS_ROUNDS:-3}"); do
+	for m in "${modes[@]}"; do
+		f=$RAW/cost-tls-$r-$m
+		if [ "$m" != none ]; then
+			start_cs "$f.err" "$m" -p "$nginx_pid" || continue
+		fi
+		wrk -t1 -c"$CONNS" -d"${SECS}s" "$tls_url" >"$f.wrk" 2>&1
+		[ -n "$cs_pid" ] && { stop "$cs_pid" INT; cs_pid=''; }
+		echo "$r $m" >>"$RAW/cost-tls.tsv"
+	done
+done
+stop "$other_pid"
+other_pid=''
+
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
 
 bt_start() { # the bpftrace floor on the worker, waited for
 	local i
