@@ -277,6 +277,7 @@ static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t st
 	char missing[256] = "", where[32] = "";
 	libbpf_print_fn_t old = NULL;
 	struct probed *p = probed_new(t);
+	uint64_t t0 = now_ns();
 	bool broken = false;
 	size_t i;
 
@@ -314,6 +315,9 @@ static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t st
 	if (broken) {
 		while (p->n)
 			bpf_link__destroy(p->links[--p->n]);
+		/* a process that exited meanwhile says nothing of the file */
+		if (pid > 0 && proc_start(pid) != start)
+			return 0;
 		file_add(t, &l->key); /* not tried again, in any process */
 		fprintf(stderr,
 			"connstate: warning: %s%s (pid %d) lacks %s (stripped, or not OpenSSL): its TLS connections cannot be followed\n",
@@ -324,8 +328,9 @@ static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t st
 	if (pid > 0)
 		snprintf(where, sizeof(where), " in pid %d", pid);
 	if (verbose)
-		fprintf(stderr, "connstate: following TLS through %s%s (%d uprobes%s%s)\n", l->path,
-			where, p->n, missing[0] ? "; not found: " : "", missing);
+		fprintf(stderr, "connstate: following TLS through %s%s (%d uprobes in %.1f ms%s%s)\n",
+			l->path, where, p->n, (now_ns() - t0) / 1e6, missing[0] ? "; not found: " : "",
+			missing);
 	return p->n;
 }
 
@@ -377,10 +382,10 @@ static bool loaded(struct tls *t)
 }
 
 /* Probes one file (a libssl, or an executable with OpenSSL or Go's
- * crypto/tls) for process start's l->pid; returns the uprobes made. A
- * file the process no longer lets us open (it exited) is not remembered:
- * another process may map it. OpenSSL per process (per_process), Go's
- * crypto/tls in every process running the executable. */
+ * crypto/tls) of process l->pid, started at start; returns the uprobes
+ * made. A file the process no longer lets us open (it exited) is not
+ * remembered: another process may map it. OpenSSL in that process alone
+ * (per_process), Go's crypto/tls in every process running the executable. */
 static int probe_file(struct tls *t, const struct lib *l, uint64_t start)
 {
 	int fd = open(l->open, O_RDONLY | O_CLOEXEC), n;
