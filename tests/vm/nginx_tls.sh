@@ -70,7 +70,7 @@ if ! cs_start "$work/cs.out" "$work/cs.err" -v -p "$ngx"; then
 	suite_end
 	exit 1
 fi
-line=$(grep '^connstate: following TLS through .*/libssl\.so\.[0-9.]* ([1-9][0-9]* uprobes' \
+line=$(grep '^connstate: following TLS through .*/libssl\.so\.[0-9.]* in pid [0-9]* ([1-9][0-9]* uprobes' \
 	"$work/cs.err")
 if [ -n "$line" ]; then
 	pass "libssl uprobes attached: ${line#connstate: }"
