@@ -51,7 +51,9 @@ static int read_stat(pid_t pid, char *state, pid_t *ppid, uint64_t *start)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	/* fields 3 and 4, then 22 */
-	if (!p || sscanf(p + 1, " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %" SCNu64,
+	if (!p || sscanf(p + 1,
+			 " %c %d %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+			 " %*s %*s %*s %*s %*s %*s %*s %*s %" SCNu64,
 			 state, ppid, start) != 3)
 		return -1;
 	return 0;

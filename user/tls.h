@@ -8,7 +8,8 @@
  * host: so OpenSSL's uprobes are attached per target process (per_process),
  * which puts the breakpoints in the targets' memory alone. A target's
  * fork is probed as its event is read (the child runs its first calls
- * unprobed: TLS bytes it serves meanwhile leave its connection uncertain).
+ * unprobed: a TLS connection it serves meanwhile is told as new and closed,
+ * with a warning that its TLS cannot be followed).
  * Under --cgroup the targets are not known by pid: per file, as Go's
  * executables always are (few processes run a server's executable).
  * Files are looked for at attach, in processes new to us (forked, or -c's
