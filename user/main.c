@@ -504,7 +504,6 @@ static int run(struct app *a)
 	*stop_word = 1;
 	if (tls_stop)
 		*tls_stop = 1;
-	tls_detach(a->tls);
 	loader_detach(a->skel);
 	a->draining = true;
 	ring_buffer__consume(rb);
@@ -525,6 +524,9 @@ static int run(struct app *a)
 			"connstate: %llu socket calls of tracked connections came through syscalls connstate cannot read (recvmmsg, sendmmsg, splice out of a socket, io_uring, ia32): those connections are marked uncertain\n",
 			(unsigned long long)loader_stat(a->skel, CS_STAT_IO_UNREAD));
 	ring_buffer__free(rb);
+	/* last: the TLS programs send nothing once stopping is set, and
+	 * their uprobes take seconds to detach where there are many */
+	tls_detach_behind(a->tls);
 	return err ? 1 : 0;
 }
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE /* memmem */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,9 +24,11 @@
 
 /* uprobes per library: 4 data calls x 2, 3 marking calls x 2, SSL_free */
 #define LIB_LINKS 15
-/* Links of exited processes kept (their uprobes fire nowhere) until this
- * many, then destroyed together: each detach waits about 100 ms */
-#define GRAVE_MAX 240
+/* Each uprobe's detach waits for a grace period under a kernel-wide lock
+ * (perf_uprobe_destroy: event_mutex), about 100 ms here, one at a time
+ * whatever the threads: up to this many are detached before we exit,
+ * more by a child left behind (tls_detach_behind) */
+#define DETACH_INLINE 15
 /* Go: entries, every RET of three functions, two per park point */
 #define MAX_GO_LINKS 512
 /* Files looked at (libssl, executables), probed or not: each is looked at once */
@@ -82,7 +86,7 @@ struct fresh {
 struct tls {
 	struct connstate_bpf *main;
 	struct tls_bpf *skel; /* loaded at the first file to probe */
-	bool load_failed, verbose, files_full_told;
+	bool load_failed, verbose, files_full_told, nofile_told;
 	/* OpenSSL's uprobes per target process, not per file: see tls.h */
 	bool per_process;
 	struct file_key self; /* our own executable: -c's command before its exec */
@@ -94,8 +98,6 @@ struct tls {
 	uint64_t sweep_start, last_tick;
 	struct probed *probed;
 	size_t nprobed, cap_probed;
-	struct bpf_link *grave[GRAVE_MAX];
-	size_t ngrave;
 	struct bpf_link *go_links[MAX_GO_LINKS];
 	int ngo_links;
 };
@@ -211,17 +213,39 @@ static struct bpf_link *attach_one(struct bpf_program *prog, pid_t pid, const ch
 	return bpf_program__attach_uprobe_opts(prog, pid, file, 0, &uo);
 }
 
-/* Its links go to the grave, destroyed with others when it is full. */
+struct grave {
+	struct bpf_link *links[LIB_LINKS];
+	int n;
+};
+
+static void *destroy_grave(void *arg)
+{
+	struct grave *g = arg;
+
+	links_destroy(g->links, g->n);
+	free(g);
+	return NULL;
+}
+
+/* p's process is gone: its links are destroyed by a thread of their own
+ * (1.5 s of grace periods: not in the event loop), and p is dropped. */
 static void bury(struct tls *t, struct probed *p)
 {
-	int i;
+	struct grave *g = malloc(sizeof(*g));
+	pthread_attr_t attr;
+	pthread_t th;
+	bool started = false;
 
-	for (i = 0; i < p->n; i++) {
-		if (t->ngrave == GRAVE_MAX) {
-			links_destroy(t->grave, t->ngrave);
-			t->ngrave = 0;
-		}
-		t->grave[t->ngrave++] = p->links[i];
+	if (g && !pthread_attr_init(&attr)) {
+		memcpy(g->links, p->links, sizeof(g->links));
+		g->n = p->n;
+		started = !pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) &&
+			  !pthread_create(&th, &attr, destroy_grave, g);
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		links_destroy(p->links, p->n);
+		free(g);
 	}
 	*p = t->probed[--t->nprobed];
 }
@@ -279,6 +303,7 @@ static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t st
 	struct probed *p = probed_new(t);
 	uint64_t t0 = now_ns();
 	bool broken = false;
+	int err = 0;
 	size_t i;
 
 	if (!p)
@@ -295,7 +320,10 @@ static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t st
 
 		progs_of(t->skel, i, &enter, &exit);
 		a = attach_one(enter, pid, l->open, probes[i].func, false);
+		if (!a)
+			err = err ?: errno;
 		if (a && exit && !(b = attach_one(exit, pid, l->open, probes[i].func, true))) {
+			err = err ?: errno;
 			bpf_link__destroy(a);
 			a = NULL;
 		}
@@ -318,6 +346,16 @@ static int attach_lib(struct tls *t, const struct lib *l, pid_t pid, uint64_t st
 		/* a process that exited meanwhile says nothing of the file */
 		if (pid > 0 && proc_start(pid) != start)
 			return 0;
+		/* nor does a full descriptor table (a uprobe holds two): the
+		 * next scan tries again */
+		if (err == EMFILE || err == ENFILE) {
+			if (!t->nofile_told)
+				fprintf(stderr,
+					"connstate: warning: out of file descriptors (ulimit -n) attaching the uprobes of %s to pid %d: the TLS connections of it and of later processes cannot be followed\n",
+					l->path, pid);
+			t->nofile_told = true;
+			return 0;
+		}
 		file_add(t, &l->key); /* not tried again, in any process */
 		fprintf(stderr,
 			"connstate: warning: %s%s (pid %d) lacks %s (stripped, or not OpenSSL): its TLS connections cannot be followed\n",
@@ -621,12 +659,78 @@ void tls_detach(struct tls *t)
 {
 	if (!t)
 		return;
-	while (t->nprobed)
-		bury(t, &t->probed[t->nprobed - 1]);
-	links_destroy(t->grave, t->ngrave);
-	t->ngrave = 0;
+	while (t->nprobed) {
+		struct probed *p = &t->probed[--t->nprobed];
+
+		links_destroy(p->links, p->n);
+	}
 	links_destroy(t->go_links, t->ngo_links);
 	t->ngo_links = 0;
+}
+
+/* Whether fd is one of links[0..n) */
+static bool is_link_fd(struct bpf_link *const *links, size_t n, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (links[i] && bpf_link__fd(links[i]) == fd)
+			return true;
+	return false;
+}
+
+static bool holds_link_fd(const struct tls *t, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < t->nprobed; i++)
+		if (is_link_fd(t->probed[i].links, t->probed[i].n, fd))
+			return true;
+	return is_link_fd(t->go_links, t->ngo_links, fd);
+}
+
+void tls_detach_behind(struct tls *t)
+{
+	size_t n = 0, i;
+	struct dirent *de;
+	pid_t child, parent;
+	DIR *d;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nprobed; i++)
+		n += t->probed[i].n;
+	n += t->ngo_links;
+	if (n <= DETACH_INLINE) {
+		tls_detach(t);
+		return;
+	}
+	fflush(NULL);
+	parent = getpid();
+	child = fork();
+	if (child == 0) {
+		/* nothing of ours but the links may outlive the parent: not
+		 * the terminal, a pipe's reader waiting for its end, the
+		 * metrics port; then the links, through libbpf (a legacy
+		 * tracefs uprobe is removed by name) */
+		setsid();
+		d = opendir("/proc/self/fd");
+		while (d && (de = readdir(d))) {
+			int fd = atoi(de->d_name);
+
+			if (de->d_name[0] != '.' && fd != dirfd(d) && !holds_link_fd(t, fd))
+				close(fd);
+		}
+		if (d)
+			closedir(d);
+		/* the last to close a link waits for it: the parent first */
+		while (getppid() == parent)
+			usleep(10000);
+		tls_detach(t);
+		_exit(0);
+	}
+	/* our copies only (or, with no child, every link, here) */
+	tls_detach(t);
 }
 
 void tls_free(struct tls *t)

@@ -61,6 +61,10 @@ int tls_wait_ms(const struct tls *t, int ms);
 volatile __u32 *tls_stop_word(struct tls *t);
 /* Destroys the uprobes (safe with NULL; twice is fine). */
 void tls_detach(struct tls *t);
+/* The same at exit: more uprobes than a few (each detach waits about
+ * 100 ms, one at a time in the kernel) are left to a child holding only
+ * them, which detaches them after we have exited. */
+void tls_detach_behind(struct tls *t);
 void tls_free(struct tls *t);
 
 #endif /* CONNSTATE_TLS_H */
