@@ -11,6 +11,7 @@
 #   go_keepalive_followed         keepalive_3 over TLS: connstate's states equal Go's
 #   go_exit_leaves_nothing        the server killed while attached: connstate exits
 #                                 0 saying every target exited, no go_* program left
+#                                 (within 15 s: a child detaches them after the exit)
 #   go_stripped_one_warning       a -ldflags='-s -w' build: exactly one warning line,
 #                                 naming crypto/tls.(*Conn).Read
 #   go_stripped_stays_opaque      its keep-alive connection: "new closed" (the TLS
@@ -133,9 +134,10 @@ if start_server "$work/server" && cs_start "$work/cs.out" "$work/cs.err" -v -p "
 	kill -KILL "$srv_pid"
 	wait "$srv_pid" 2>/dev/null
 	srv_pid=""
-	# detaching ~50 uprobes takes seconds (about 90 ms each here)
+	# detaching ~50 uprobes takes seconds (about 90 ms each here): a child
+	# of connstate does it once connstate has exited
 	if wait_until 15 eval '! kill -0 "$CS_PID" 2>/dev/null' && wait "$CS_PID" &&
-		grep -q 'every target process has exited' "$work/cs.err" && no_go_progs; then
+		grep -q 'every target process has exited' "$work/cs.err" && wait_until 15 no_go_progs; then
 		pass go_exit_leaves_nothing
 	else
 		fail go_exit_leaves_nothing \
