@@ -36,6 +36,9 @@
 #                                (run_cnt, kernel.bpf_stats_enabled) do not
 #                                move; nginx's requests then move them (a
 #                                uprobe per file trapped in every process)
+#   nginx_tls_probes_gone_after_exit  connstate stopped: within 15 s no program
+#                                of tls.bpf.c is left (more than 15 uprobes are
+#                                detached by a child after connstate exits)
 #   reload_new_worker_states     nginx reloaded (SIGHUP): its two new workers,
 #                                forked after attach, are probed (-v names
 #                                them) and a keep-alive connection to them
@@ -72,7 +75,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-suite_begin tls 13
+suite_begin tls 14
 connstate="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 CS_BIN=$connstate
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tls.XXXXXX")
@@ -363,8 +366,17 @@ if wait_until 10 ng_up && : >"$d/access.log" && cs_start "$d/cs.out" "$d/cs.err"
 			"workers '$(pgrep -P "$ng_pid" | tr '\n' ' ')' (before: $(echo $old_workers)): not two new ones, or not probed: $(grep 'following TLS' "$d/cs.err" | tail -n 3)"
 	fi
 	sleep 0.2
+	ours_tls=$(tls_prog_ids "$CS_PID")
 	cs_stop
 	rc=$?
+	# 42 uprobes (master and two workers): a child of connstate detaches
+	# them after it has exited, about 100 ms each
+	if wait_until 15 no_tls_progs; then
+		pass nginx_tls_probes_gone_after_exit
+	else
+		fail nginx_tls_probes_gone_after_exit \
+			"tls.bpf.c programs (ids '$ours_tls') still loaded 15 s after connstate exited"
+	fi
 	expect nginx_states "new active idle active idle active idle closed" \
 		"$(states "$d/cs.out" "$ka")"
 	log=$(awk -v p="$ka" '$1 == p { print $2, $3, $4 }' "$d/access.log")
