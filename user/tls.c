@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -714,6 +715,9 @@ void tls_detach_behind(struct tls *t)
 		 * metrics port; then the links, through libbpf (a legacy
 		 * tracefs uprobe is removed by name) */
 		setsid();
+		/* not our handlers: a kill ends it (the kernel then detaches) */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		d = opendir("/proc/self/fd");
 		while (d && (de = readdir(d))) {
 			int fd = atoi(de->d_name);
