@@ -222,8 +222,11 @@ struct grave {
 static void *destroy_grave(void *arg)
 {
 	struct grave *g = arg;
+	int i;
 
-	links_destroy(g->links, g->n);
+	/* one after the other: the kernel takes them so anyway */
+	for (i = 0; i < g->n; i++)
+		bpf_link__destroy(g->links[i]);
 	free(g);
 	return NULL;
 }
