@@ -34,8 +34,8 @@ struct tls;
  * tls_watch (not a cgroup), and OpenSSL is probed in them alone. */
 struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload, bool per_process);
 /*
- * Looks at the libraries of pids now and probes each file not probed yet;
- * returns the uprobes made. Prints one warning line per file it cannot
+ * Looks at the libraries of pids now and probes each file not probed yet
+ * (per_process: not yet in that process); returns the uprobes made. Prints one warning line per file it cannot
  * follow (a library without the symbols, OpenSSL linked into the
  * executable, a stripped Go program), once. Nothing attached is not an
  * error: TLS stays opaque.
