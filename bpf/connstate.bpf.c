@@ -372,20 +372,59 @@ static __always_inline struct scratch *scratch_get(__u32 slot)
 	return bpf_map_lookup_elem(&scratches, &slot);
 }
 
+/* The head of struct sock_common as every kernel since 2.6.x lays it out:
+ * fill_addrs() reads it at once where CO-RE finds it so. */
+struct sk_head {
+	__be32 daddr;
+	__be32 rcv_saddr;
+	__u32 hash;
+	__be16 dport;
+	__u16 num;
+	__u16 family;
+};
+
+static __always_inline bool sk_head_matches(void)
+{
+	return bpf_core_field_offset(struct sock, __sk_common) == 0 &&
+	       bpf_core_field_offset(struct sock_common, skc_daddr) == 0 &&
+	       bpf_core_field_offset(struct sock_common, skc_rcv_saddr) == 4 &&
+	       bpf_core_field_offset(struct sock_common, skc_dport) == 12 &&
+	       bpf_core_field_offset(struct sock_common, skc_num) == 14 &&
+	       bpf_core_field_offset(struct sock_common, skc_family) == 16 &&
+	       bpf_core_field_offset(struct sock_common, skc_v6_rcv_saddr) ==
+		       bpf_core_field_offset(struct sock_common, skc_v6_daddr) + 16;
+}
+
+/* One or two reads, not five to seven: each helper call costs tens of ns
+ * where every kernel return is mitigated (README, Cost). The verifier
+ * keeps the branch the relocated offsets choose. */
 static __always_inline void fill_addrs(struct cs_event *e, struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sk_head h = {};
+	__u8 v6[32];
+	__u16 family;
 
+	if (sk_head_matches()) {
+		bpf_probe_read_kernel(&h, sizeof(h), sk);
+		family = h.family;
+		e->local.port = h.num;
+		e->remote.port = bpf_ntohs(h.dport);
+	} else {
+		family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		e->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		e->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		h.rcv_saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		h.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	}
 	e->local.family = family;
 	e->remote.family = family;
-	e->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
-		__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-
-		__builtin_memcpy(e->local.addr, &l, 4);
-		__builtin_memcpy(e->remote.addr, &r, 4);
+		__builtin_memcpy(e->local.addr, &h.rcv_saddr, 4);
+		__builtin_memcpy(e->remote.addr, &h.daddr, 4);
+	} else if (sk_head_matches()) {
+		bpf_core_read(v6, sizeof(v6), &sk->__sk_common.skc_v6_daddr);
+		__builtin_memcpy(e->remote.addr, v6, 16);
+		__builtin_memcpy(e->local.addr, v6 + 16, 16);
 	} else {
 		bpf_core_read(e->local.addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->remote.addr, 16, &sk->__sk_common.skc_v6_daddr);
@@ -394,10 +433,9 @@ static __always_inline void fill_addrs(struct cs_event *e, struct sock *sk)
 
 /* Start an event in the per-CPU scratch; NULL only if the map is broken. */
 static __always_inline struct scratch *event_begin_in(__u32 slot, __u16 type, __u64 sk,
-						       __u32 tgid)
+						       __u32 tgid, __u32 tid)
 {
 	struct scratch *s = scratch_get(slot);
-	__u64 id = bpf_get_current_pid_tgid();
 
 	if (!s)
 		return NULL;
@@ -406,13 +444,19 @@ static __always_inline struct scratch *event_begin_in(__u32 slot, __u16 type, __
 	s->e.type = type;
 	s->e.sk = sk;
 	s->e.tgid = tgid;
-	s->e.tid = (__u32)id;
+	s->e.tid = tid;
 	return s;
 }
 
 static __always_inline struct scratch *event_begin(__u16 type, __u64 sk, __u32 tgid)
 {
-	return event_begin_in(0, type, sk, tgid);
+	return event_begin_in(0, type, sk, tgid, (__u32)bpf_get_current_pid_tgid());
+}
+
+/* The same for the caller's pid_tgid in hand (one helper call less). */
+static __always_inline struct scratch *event_begin_id(__u16 type, __u64 sk, __u64 id)
+{
+	return event_begin_in(0, type, sk, id >> 32, (__u32)id);
 }
 
 /* False if the ring buffer was full: the event is lost and counted. */
@@ -494,11 +538,10 @@ static __always_inline void flush_held(struct cs_conn *c, __u64 sk)
 	if (!n)
 		return;
 	c->held_len = 0;
-	s = event_begin_in(1, CS_EV_READ, sk, c->tgid);
+	s = event_begin_in(1, CS_EV_READ, sk, c->tgid, c->held_tid);
 	if (!s)
 		return;
 	s->e.ts_ns = c->held_ts;
-	s->e.tid = c->held_tid;
 	s->e.fd = c->held_fd;
 	s->e.ret = n;
 	s->e.flags = CS_F_HELD;
@@ -1201,7 +1244,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		flush_held(c, st.sk);
 		return 0;
 	}
-	s = event_begin(st.dir, st.sk, id >> 32);
+	s = event_begin_id(st.dir, st.sk, id);
 	if (!s)
 		return 0;
 	s->e.ret = ret;
@@ -1746,19 +1789,21 @@ static __always_inline bool fd_is_conn(struct cs_conn *c, __u32 fd, struct sock 
 
 static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
 	struct task_struct *task;
 	struct stash st = {};
 	struct pt_regs *regs;
 	struct cs_conn *c;
-	__u64 key;
+	__u32 tgid;
+	__u64 key, id;
 
-	/* would-block (half of a server's reads) ends here, before any lookup */
+	/* would-block (half of a server's reads) ends here, before any lookup
+	 * or helper call: every TCP call on the host comes this far */
 	if (ret == -EAGAIN || (ret == 0 && dir == CS_EV_WRITE) ||
 	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !sk ||
 	    !port_maybe_tracked(sk->__sk_common.skc_num) || stopping)
 		return 0;
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
 	key = (__u64)sk;
 	c = bpf_map_lookup_elem(&conns, &key);
 	/* a call by the connection's own process (whose accept made it)
@@ -1818,18 +1863,17 @@ int BPF_PROG(sk_send_length, struct sock *sk, int ret, int flags)
  */
 static __always_inline bool file_released(struct sock *sk)
 {
-	struct file *file = BPF_CORE_READ(sk, sk_socket, file);
-	long cnt;
+	/* plain loads from the BTF pointer (bt_set_state's sk), no helper
+	 * calls: the sock tracepoints run no other state change program */
+	struct socket *sock = sk->sk_socket;
+	struct file *file = sock ? sock->file : NULL;
 
 	if (!file)
 		return false;
-	if (bpf_core_field_exists(file->f_ref)) {
+	if (bpf_core_field_exists(file->f_ref))
 		/* file_ref_t: FILE_REF_DEAD (negative) once the last is put */
-		cnt = BPF_CORE_READ(file, f_ref.refcnt.counter);
-		return cnt < 0;
-	}
-	cnt = BPF_CORE_READ((struct file___old *)file, f_count.counter);
-	return cnt == 0;
+		return (long)file->f_ref.refcnt.counter < 0;
+	return ((struct file___old *)file)->f_count.counter == 0;
 }
 
 /* A target's listen(), in its own task: its port is followed from now on
@@ -2258,7 +2302,7 @@ static __always_inline int sendpage_exit(long ret)
 		return 0;
 	if (ret > 0)
 		c->wr_seq += ret;
-	s = event_begin(CS_EV_WRITE, st.sk, id >> 32);
+	s = event_begin_id(CS_EV_WRITE, st.sk, id);
 	if (!s)
 		return 0;
 	s->e.ret = ret;

@@ -18,13 +18,15 @@ cs=$CS_BIN
 oracle="$root/.output/oracle"
 work=$(mktemp -d "${TMPDIR:-/tmp}/cli.XXXXXX")
 
+netns=""
 cleanup() {
 	lib_cleanup
+	[ -n "$netns" ] && ip netns del "$netns" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-suite_begin cli 32
+suite_begin cli 34
 
 # expect_error NAME EXIT_CODE STDERR_REGEX CMD...: one stderr line, that code
 expect_error() {
@@ -421,6 +423,52 @@ else
 fi
 srv_pid=$v4_srv
 port=$v4_port
+
+# --- local and client addresses apart (on loopback they are the same) ---
+# addr_check NAME CLIENT_RE LOCAL_RE [NETNS]: the server listens on
+# $work/addr.listen, curl connects from $work/addr.from; the JSON must
+# name each side with its own address (a swap would pass on 127.0.0.1)
+addr_check() {
+	local name=$1 cre=$2 lre=$3 ns=() pid p
+	[ -n "${4:-}" ] && ns=(ip netns exec "$4")
+	: >"$work/addr.err"
+	"${ns[@]}" "$oracle/server" -addr "$(cat "$work/addr.listen")" >/dev/null 2>"$work/addr.err" &
+	pid=$!
+	track_pid "$pid"
+	if ! wait_until 5 grep -q '^listening .*:[0-9]*$' "$work/addr.err"; then
+		fail "$name" "no server: $(head -c 200 "$work/addr.err")"
+		return
+	fi
+	p=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$work/addr.err")
+	if start_connstate -j -p "$pid"; then
+		"${ns[@]}" curl -s -o /dev/null --interface "$(cat "$work/addr.from")" \
+			"http://$(sed 's/:0$//' "$work/addr.listen"):$p/" 2>/dev/null
+		wait_until 5 grep -q '"state":"closed"' "$work/cs.out"
+		stop_connstate INT
+		if grep -q "\"state\":\"new\"" "$work/cs.out" &&
+			! grep '"state":"new"' "$work/cs.out" | grep -vq "\"client\":\"$cre:[0-9]*\",\"local\":\"$lre:$p\""; then
+			pass "$name"
+		else
+			fail "$name" "want client $cre, local $lre:$p: $(head -c 300 "$work/cs.out")"
+		fi
+	else
+		fail "$name" "no attach"
+	fi
+	kill "$pid" 2>/dev/null
+}
+echo 127.0.0.2:0 >"$work/addr.listen"
+echo 127.0.0.3 >"$work/addr.from"
+addr_check ipv4_local_and_client_addresses_apart '127\.0\.0\.3' '127\.0\.0\.2'
+# IPv6 needs two addresses: a namespace of the test's own
+netns=csaddr$$
+if ip netns add "$netns" && ip -n "$netns" link set lo up &&
+	ip -n "$netns" addr add fd00::2/128 dev lo nodad && ip -n "$netns" addr add fd00::3/128 dev lo nodad; then
+	echo '[fd00::2]:0' >"$work/addr.listen"
+	echo fd00::3 >"$work/addr.from"
+	addr_check ipv6_local_and_client_addresses_apart '\[fd00::3\]' '\[fd00::2\]' "$netns"
+else
+	fail ipv6_local_and_client_addresses_apart "no network namespace"
+fi
 
 # --- when every target exits, connstate says so and exits 0 ---
 cs_gone() { ! kill -0 "$cs_pid" 2>/dev/null; }
