@@ -390,41 +390,42 @@ static __always_inline bool sk_head_matches(void)
 	       bpf_core_field_offset(struct sock_common, skc_rcv_saddr) == 4 &&
 	       bpf_core_field_offset(struct sock_common, skc_dport) == 12 &&
 	       bpf_core_field_offset(struct sock_common, skc_num) == 14 &&
-	       bpf_core_field_offset(struct sock_common, skc_family) == 16 &&
-	       bpf_core_field_offset(struct sock_common, skc_v6_rcv_saddr) ==
-		       bpf_core_field_offset(struct sock_common, skc_v6_daddr) + 16;
+	       bpf_core_field_offset(struct sock_common, skc_family) == 16;
 }
 
-/* One or two reads, not five to seven: each helper call costs tens of ns
- * where every kernel return is mitigated (README, Cost). The verifier
- * keeps the branch the relocated offsets choose. */
+_Static_assert(sizeof(struct sk_head) == sizeof(struct cs_addr), "sk_head lands in a cs_addr");
+
+/* One read for IPv4, three for IPv6, not five or seven: each helper call
+ * costs tens of ns where every kernel return is mitigated (README, Cost).
+ * The verifier keeps the branch the relocated offsets choose; the head
+ * lands in e->remote, not on the stack (raw_sys_exit's is nearly full). */
 static __always_inline void fill_addrs(struct cs_event *e, struct sock *sk)
 {
-	struct sk_head h = {};
-	__u8 v6[32];
-	__u16 family;
+	struct sk_head *h = (struct sk_head *)&e->remote;
+	__be32 l, r;
+	__u16 family, lport, rport;
 
-	if (sk_head_matches()) {
-		bpf_probe_read_kernel(&h, sizeof(h), sk);
-		family = h.family;
-		e->local.port = h.num;
-		e->remote.port = bpf_ntohs(h.dport);
+	if (sk_head_matches() && !bpf_probe_read_kernel(h, sizeof(*h), sk)) {
+		family = h->family;
+		lport = h->num;
+		rport = h->dport;
+		l = h->rcv_saddr;
+		r = h->daddr;
 	} else {
 		family = BPF_CORE_READ(sk, __sk_common.skc_family);
-		e->local.port = BPF_CORE_READ(sk, __sk_common.skc_num);
-		e->remote.port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-		h.rcv_saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		h.daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		rport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+		l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 	}
+	__builtin_memset(&e->remote, 0, sizeof(e->remote));
 	e->local.family = family;
 	e->remote.family = family;
+	e->local.port = lport;
+	e->remote.port = bpf_ntohs(rport);
 	if (family == AF_INET) {
-		__builtin_memcpy(e->local.addr, &h.rcv_saddr, 4);
-		__builtin_memcpy(e->remote.addr, &h.daddr, 4);
-	} else if (sk_head_matches()) {
-		bpf_core_read(v6, sizeof(v6), &sk->__sk_common.skc_v6_daddr);
-		__builtin_memcpy(e->remote.addr, v6, 16);
-		__builtin_memcpy(e->local.addr, v6 + 16, 16);
+		__builtin_memcpy(e->local.addr, &l, 4);
+		__builtin_memcpy(e->remote.addr, &r, 4);
 	} else {
 		bpf_core_read(e->local.addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(e->remote.addr, 16, &sk->__sk_common.skc_v6_daddr);
