@@ -24,7 +24,7 @@ struct func {
 	GElf_Addr addr;
 	GElf_Xword size;
 	GElf_Off off; /* in the file: what a uprobe is placed by */
-	const unsigned char *code;
+	unsigned char *code; /* read from the file, not from a mapping of it */
 };
 
 struct go_exe {
@@ -73,6 +73,10 @@ static int exe_open(struct go_exe *x, const char *path)
 
 static void exe_close(struct go_exe *x)
 {
+	int i;
+
+	for (i = 0; i < N_FUNCS; i++)
+		free(x->f[i].code);
 	elf_end(x->elf);
 	close(x->fd);
 }
@@ -118,6 +122,30 @@ static void go_version(struct go_exe *x)
 	x->version[len] = '\0';
 }
 
+/*
+ * A function's code, read from the file. Not from libelf's mapping of it:
+ * a uprobe on the file (another connstate's, or the detaching child's of
+ * one that just exited, or ours) puts its breakpoint into every mapping
+ * of the file that may execute, ours too, and a call or RET turned into
+ * int3 would not be found (seen: "cannot find the park points").
+ */
+static bool func_read(struct go_exe *x, struct func *f, GElf_Addr addr, GElf_Off off,
+		      GElf_Xword size)
+{
+	unsigned char *code = malloc(size ? size : 1);
+
+	if (!code || pread(x->fd, code, size, (off_t)off) != (ssize_t)size) {
+		free(code);
+		return false;
+	}
+	free(f->code);
+	f->code = code;
+	f->addr = addr;
+	f->size = size;
+	f->off = off;
+	return true;
+}
+
 /* Fills x->f from .symtab; returns the names not found in missing. */
 static void find_funcs(struct go_exe *x, char *missing, size_t mlen)
 {
@@ -140,11 +168,9 @@ static void find_funcs(struct go_exe *x, char *missing, size_t mlen)
 				if (strcmp(name, func_names[j]) || sym.st_value < tsh.sh_addr ||
 				    sym.st_value + sym.st_size > tsh.sh_addr + td->d_size)
 					continue;
-				x->f[j].addr = sym.st_value;
-				x->f[j].size = sym.st_size;
-				x->f[j].off = sym.st_value - tsh.sh_addr + tsh.sh_offset;
-				x->f[j].code = (const unsigned char *)td->d_buf +
-					       (sym.st_value - tsh.sh_addr);
+				if (!func_read(x, &x->f[j], sym.st_value,
+					       sym.st_value - tsh.sh_addr + tsh.sh_offset, sym.st_size))
+					continue;
 			}
 		}
 	}

@@ -9,6 +9,10 @@
 # Checks:
 #   go_verbose_names_version      -v: "following Go's crypto/tls in PATH (goX, N uprobes)"
 #   go_keepalive_followed         keepalive_3 over TLS: connstate's states equal Go's
+#   go_second_instance_finds_all  a second connstate on the same server, the first
+#                                 attached: the same number of uprobes, no warning
+#                                 (the first's breakpoints are in every mapping of
+#                                 the file; the code must be read from the file)
 #   go_exit_leaves_nothing        the server killed while attached: connstate exits
 #                                 0 saying every target exited, no go_* program left
 #                                 (within 15 s: a child detaches them after the exit)
@@ -43,7 +47,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-suite_begin tls_go 7
+suite_begin tls_go 8
 connstate="$(cd "$(dirname "$connstate")" && pwd)/$(basename "$connstate")"
 CS_BIN=$connstate
 work=$(mktemp -d "${TMPDIR:-/tmp}/connstate-tlsgo.XXXXXX")
@@ -129,6 +133,20 @@ if start_server "$work/server" && cs_start "$work/cs.out" "$work/cs.err" -v -p "
 		pass go_keepalive_followed
 	else
 		fail go_keepalive_followed "$a: Go '$gosays', connstate '$got'"
+	fi
+	# a second instance while the first's uprobes are in place
+	"$connstate" -v -p "$srv_pid" >/dev/null 2>"$work/cs2.err" &
+	cs2=$!
+	track_pid "$cs2"
+	wait_until 30 grep -q 'connstate: attached' "$work/cs2.err"
+	kill -INT "$cs2" 2>/dev/null
+	wait "$cs2" 2>/dev/null
+	n1=$(sed -n "s/^connstate: following Go's crypto\/tls in .* (.*, \([0-9]*\) uprobes)$/\1/p" "$work/cs.err")
+	n2=$(sed -n "s/^connstate: following Go's crypto\/tls in .* (.*, \([0-9]*\) uprobes)$/\1/p" "$work/cs2.err")
+	if [ -n "$n1" ] && [ "$n1" = "$n2" ] && ! grep -q warning "$work/cs2.err"; then
+		pass go_second_instance_finds_all
+	else
+		fail go_second_instance_finds_all "first ${n1:-no} uprobes, second ${n2:-no}: $(grep -v '^libbpf' "$work/cs2.err" | grep -i 'warning\|tls' | head -n 2)"
 	fi
 	# the target exits while the uprobes are attached
 	kill -KILL "$srv_pid"
