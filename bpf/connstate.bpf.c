@@ -372,8 +372,8 @@ static __always_inline struct scratch *scratch_get(__u32 slot)
 	return bpf_map_lookup_elem(&scratches, &slot);
 }
 
-/* The head of struct sock_common as every kernel since 2.6.x lays it out:
- * fill_addrs() reads it at once where CO-RE finds it so. */
+/* The head of struct sock_common as 5.10 to 6.18 lay it out: fill_addrs()
+ * reads it at once where CO-RE finds it so. */
 struct sk_head {
 	__be32 daddr;
 	__be32 rcv_saddr;
@@ -1864,8 +1864,9 @@ int BPF_PROG(sk_send_length, struct sock *sk, int ret, int flags)
  */
 static __always_inline bool file_released(struct sock *sk)
 {
-	/* plain loads from the BTF pointer (bt_set_state's sk), no helper
-	 * calls: the sock tracepoints run no other state change program */
+	/* plain loads from the BTF pointer, no helper calls: only the sock
+	 * tracepoints come here, and their state change program is
+	 * bt_set_state (tp_set_state's branch is dropped by the verifier) */
 	struct socket *sock = sk->sk_socket;
 	struct file *file = sock ? sock->file : NULL;
 

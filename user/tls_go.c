@@ -129,21 +129,20 @@ static void go_version(struct go_exe *x)
  * of the file that may execute, ours too, and a call or RET turned into
  * int3 would not be found (seen: "cannot find the park points").
  */
-static bool func_read(struct go_exe *x, struct func *f, GElf_Addr addr, GElf_Off off,
+static void func_read(struct go_exe *x, struct func *f, GElf_Addr addr, GElf_Off off,
 		      GElf_Xword size)
 {
 	unsigned char *code = malloc(size ? size : 1);
 
 	if (!code || pread(x->fd, code, size, (off_t)off) != (ssize_t)size) {
-		free(code);
-		return false;
+		free(code); /* not found, as a missing symbol is */
+		return;
 	}
 	free(f->code);
 	f->code = code;
 	f->addr = addr;
 	f->size = size;
 	f->off = off;
-	return true;
 }
 
 /* Fills x->f from .symtab; returns the names not found in missing. */
@@ -168,9 +167,8 @@ static void find_funcs(struct go_exe *x, char *missing, size_t mlen)
 				if (strcmp(name, func_names[j]) || sym.st_value < tsh.sh_addr ||
 				    sym.st_value + sym.st_size > tsh.sh_addr + td->d_size)
 					continue;
-				if (!func_read(x, &x->f[j], sym.st_value,
-					       sym.st_value - tsh.sh_addr + tsh.sh_offset, sym.st_size))
-					continue;
+				func_read(x, &x->f[j], sym.st_value,
+					  sym.st_value - tsh.sh_addr + tsh.sh_offset, sym.st_size);
 			}
 		}
 	}
