@@ -35,10 +35,10 @@ struct tls;
 struct tls *tls_new(struct connstate_bpf *skel, bool verbose, bool preload, bool per_process);
 /*
  * Looks at the libraries of pids now and probes each file not probed yet
- * (per_process: not yet in that process); returns the uprobes made. Prints one warning line per file it cannot
- * follow (a library without the symbols, OpenSSL linked into the
- * executable, a stripped Go program), once. Nothing attached is not an
- * error: TLS stays opaque.
+ * (per_process: not yet in that process); returns the uprobes made. Prints
+ * one warning line per file it cannot follow (a library without the
+ * symbols, OpenSSL linked into the executable, a stripped Go program),
+ * once. Nothing attached is not an error: TLS stays opaque.
  */
 int tls_scan(struct tls *t, const pid_t *pids, size_t npids);
 /* pid is new (forked by parent, or a command about to exec): scan it now
