@@ -297,14 +297,16 @@ static __always_inline bool is_target(__u32 tgid)
  * verifier drops the branch a kernel cannot take. */
 const volatile bool have_task_btf = false;
 
-static __always_inline struct file *fd_to_file(__u32 fd)
+/* The current task's file at descriptor fd; task: the current task if the
+ * caller has it from bpf_get_current_task_btf() (NULL: get it here). */
+static __always_inline struct file *fd_to_file_of(struct task_struct *task, __u32 fd)
 {
 	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file = NULL;
 
 	if (have_task_btf) {
-		fdt = bpf_get_current_task_btf()->files->fdt;
+		fdt = (task ?: bpf_get_current_task_btf())->files->fdt;
 		if (fd >= fdt->max_fds)
 			return NULL;
 		fds = fdt->fd;
@@ -318,6 +320,11 @@ static __always_inline struct file *fd_to_file(__u32 fd)
 	}
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
 	return file;
+}
+
+static __always_inline struct file *fd_to_file(__u32 fd)
+{
+	return fd_to_file_of(NULL, fd);
 }
 
 static __always_inline struct sock *file_to_sock(struct file *file)
@@ -682,9 +689,8 @@ static __always_inline void io_unread(struct cs_conn *c)
  * own, accepted before it changed them (setuid() after accept(), as
  * Apache's mpm-itk does).
  */
-static __always_inline __u32 acceptor_of(struct sock *sk, __u32 tgid)
+static __always_inline __u32 acceptor_of(struct sock *sk, struct task_struct *task, __u32 tgid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct socket *sock = sk->sk_socket;
 	struct file *file = sock ? sock->file : NULL;
 	struct task_struct *parent;
@@ -717,9 +723,10 @@ static __always_inline void send_tcp_state(__u64 key, struct cs_conn *c, __u8 ol
  * first calls at once send the same ACCEPT twice (the same gen: the user
  * side takes one).
  */
-static __always_inline void conn_claim(struct cs_conn *c, struct sock *sk, __u32 tgid)
+static __always_inline void conn_claim(struct cs_conn *c, struct sock *sk, struct task_struct *task,
+				       __u32 tgid)
 {
-	c->tgid = acceptor_of(sk, tgid);
+	c->tgid = acceptor_of(sk, task, tgid);
 	c->unannounced = CS_CLAIMED;
 }
 
@@ -742,6 +749,23 @@ static __always_inline void claim_told(__u64 key, struct cs_conn *c, struct sock
  * not reached its tracepoint yet. Data lost for c, and counted. Not under
  * kernel TLS, whose reads return plaintext of another length.
  */
+/*
+ * bpf_rdonly_cast (6.2+) is a kfunc the verifier turns into a register move;
+ * bpf_skc_to_tcp_sock is a helper call (some 25 ns each on a kernel whose
+ * returns go through the SRSO thunk). Only the sock tracepoints' programs
+ * (6.3+) pass cast: a 6.1 verifier refuses any program holding a call to
+ * a kfunc it lacks, even where that call is never reached. Its loads are
+ * fault-checked: for a TCP socket only (every caller knows it is one).
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline struct tcp_sock *tcp_of(struct sock *sk, bool cast)
+{
+	if (cast)
+		return bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
+	return bpf_skc_to_tcp_sock(sk);
+}
+
 /* Whether a socket's sequence position seq is past want, the bytes seen:
  * a FIN read or sent (its RCV_SHUTDOWN or SEND_SHUTDOWN bit, fin, set in
  * shut) takes one more. */
@@ -750,9 +774,9 @@ static __always_inline bool seq_gap(__u32 seq, __u32 want, __u8 shut, __u8 fin)
 	return seq != want && !(seq == want + 1 && (shut & fin));
 }
 
-static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long got)
+static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long got, bool cast)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct tcp_sock *tp = tcp_of(sk, cast);
 	__u32 seq, want;
 
 	if (!tp)
@@ -1439,15 +1463,16 @@ static __always_inline bool file_last_ref(struct file *file)
 
 /* The end of tracked connection c (key): its last event (CLOSE or
  * DESTROY), then it is tracked no more; an end the ring buffer had no room
- * for is kept in unseen_ends for the user side. tcp_old and tcp_new: the
- * first change out of ESTABLISHED, when the close made it (else 0). */
-static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u32 tgid,
-				     __u32 fd, long ret, __u8 tcp_old, __u8 tcp_new)
+ * for is kept in unseen_ends for the user side. id: the closing thread's
+ * pid_tgid (a DESTROY's: the owner's tgid, no thread). tcp_old and tcp_new:
+ * the first change out of ESTABLISHED, when the close made it (else 0). */
+static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, __u64 id, __u32 fd,
+				     long ret, __u8 tcp_old, __u8 tcp_new)
 {
 	struct scratch *s;
 
 	flush_held(c, key);
-	s = event_begin(type, key, tgid);
+	s = event_begin_id(type, key, id);
 	if (s) {
 		s->e.fd = fd;
 		s->e.ret = ret;
@@ -1547,7 +1572,7 @@ static __always_inline int close_exit(long ret)
 	 * perhaps taken by a connection accepted meanwhile */
 	if (!c || c->gen != st.gen)
 		return 0;
-	conn_end(key, c, CS_EV_CLOSE, id >> 32, st.fd, ret, 0, 0);
+	conn_end(key, c, CS_EV_CLOSE, id, st.fd, ret, 0, 0);
 	return 0;
 }
 
@@ -1771,7 +1796,8 @@ static __always_inline bool stash_regs(struct stash *st, struct pt_regs *regs, l
  * registers point at another buffer. The descriptor the connection was
  * last used through passes at once; another is walked to its socket once.
  */
-static __always_inline bool fd_is_conn(struct cs_conn *c, __u32 fd, struct sock *sk)
+static __always_inline bool fd_is_conn(struct task_struct *task, struct cs_conn *c, __u32 fd,
+				       struct sock *sk)
 {
 	struct socket *sock;
 	struct file *file;
@@ -1782,7 +1808,7 @@ static __always_inline bool fd_is_conn(struct cs_conn *c, __u32 fd, struct sock 
 	 * the descriptor's: one read, not file_to_sock()'s four */
 	sock = sk->sk_socket;
 	file = sock ? sock->file : NULL;
-	if (!file || fd_to_file(fd) != file)
+	if (!file || fd_to_file_of(task, fd) != file)
 		return false;
 	c->fd_seen = fd + 1;
 	return true;
@@ -1803,8 +1829,11 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !sk ||
 	    !port_maybe_tracked(sk->__sk_common.skc_num) || stopping)
 		return 0;
-	id = bpf_get_current_pid_tgid();
-	tgid = id >> 32;
+	/* the task's own ids, as bpf_get_current_pid_tgid() gives them: one
+	 * helper call for both */
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	id = (__u64)tgid << 32 | (__u32)task->pid;
 	key = (__u64)sk;
 	c = bpf_map_lookup_elem(&conns, &key);
 	/* a call by the connection's own process (whose accept made it)
@@ -1816,18 +1845,17 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
 		return 0;
 	if (!c->tgid)
-		conn_claim(c, sk, tgid);
+		conn_claim(c, sk, task, tgid);
 	if (dir == CS_EV_READ)
-		seq_check(c, sk, ret > 0 ? ret : 0);
+		seq_check(c, sk, ret > 0 ? ret : 0, true);
 	st.sk = key;
 	st.dir = dir;
-	task = bpf_get_current_task_btf();
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	/* an io_uring worker (or a kernel thread) made no syscall: its
 	 * registers would pass for a read(0, NULL) */
 	if ((task->flags & (PF_IO_WORKER | PF_KTHREAD)) ||
 	    (task->thread_info.status & TS_COMPAT) || !stash_regs(&st, regs, regs->orig_ax) ||
-	    !fd_is_conn(c, st.fd, sk)) {
+	    !fd_is_conn(task, c, st.fd, sk)) {
 		claim_told(key, c, sk); /* its new is sure, what follows is not */
 		io_unread(c);
 		return 0;
@@ -1900,7 +1928,7 @@ static __always_inline void listen_started(__u16 port)
  */
 static __always_inline void conn_pending(__u64 key, struct sock *sk, __u16 port)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct tcp_sock *tp = tcp_of(sk, true);
 	struct cs_conn c = { .gen = bpf_ktime_get_ns(), .lport = port, .seq_known = 1 };
 
 	if (!tp)
@@ -1912,9 +1940,8 @@ static __always_inline void conn_pending(__u64 key, struct sock *sk, __u16 port)
 
 /* The calling task is exiting, and its process (tgid) was a target until
  * its exit began: the start time tells a reused pid apart. */
-static __always_inline bool exiting_target(__u32 tgid)
+static __always_inline bool exiting_target(struct task_struct *task, __u32 tgid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 *start;
 
 	if (!(task->flags & PF_EXITING))
@@ -1929,6 +1956,7 @@ static __always_inline bool exiting_target(__u32 tgid)
 static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct sock *sk, int old,
 					   int new)
 {
+	struct task_struct *task;
 	__u32 tgid;
 
 	if (old == TCP_ESTABLISHED && !c->state_told) {
@@ -1938,21 +1966,25 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 	}
 	if (!file_released(sk))
 		return;
-	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!is_target(tgid) && !exiting_target(tgid)) {
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	if (!is_target(tgid) && !exiting_target(task, tgid)) {
 		bpf_map_delete_elem(&conns, &key);
 		return;
 	}
-	conn_claim(c, sk, tgid);
-	seq_check(c, sk, 0);
-	conn_end(key, c, CS_EV_CLOSE, tgid, CS_NO_FD, 0, 0, 0); /* its ACCEPT too */
+	conn_claim(c, sk, task, tgid);
+	seq_check(c, sk, 0, true);
+	/* its ACCEPT too */
+	conn_end(key, c, CS_EV_CLOSE, (__u64)tgid << 32 | (__u32)task->pid, CS_NO_FD, 0, 0, 0);
 }
 
 /* A TCP state change of socket key (sk): runs in softirq for any socket
  * on the host, so the pid means nothing (but for the close found by
- * file_released(), made in the closing task). */
+ * file_released(), made in the closing task). socktp: a constant, true in
+ * the sock tracepoints' program (the compiler drops their branches from
+ * the others: see tcp_of()). */
 static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, int old, int new,
-					bool has_file)
+					bool has_file, bool socktp)
 {
 	struct cs_conn *c;
 	bool first;
@@ -1960,7 +1992,7 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	if (stopping)
 		return 0;
 	/* the sock tracepoints hook no accept(): see conn_pending() */
-	if (socktp_hooks && new == TCP_LISTEN) {
+	if (socktp && new == TCP_LISTEN) {
 		listen_started(port);
 		return 0;
 	}
@@ -1968,19 +2000,19 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	 * tracked (accepted) socket ever connects */
 	if (new == TCP_SYN_SENT)
 		return 0;
-	if (socktp_hooks && old == TCP_SYN_RECV && new == TCP_ESTABLISHED) {
+	if (socktp && old == TCP_SYN_RECV && new == TCP_ESTABLISHED) {
 		if (port && port_maybe_tracked(port))
 			conn_pending(key, sk, port);
 		return 0;
 	}
 	/* only the first change out of ESTABLISHED, and under the sock
 	 * tracepoints a close, which a socket without a file cannot be */
-	if ((old != TCP_ESTABLISHED && !(socktp_hooks && has_file)) || !port_maybe_tracked(port))
+	if ((old != TCP_ESTABLISHED && !(socktp && has_file)) || !port_maybe_tracked(port))
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
-	if (socktp_hooks && !c->tgid) {
+	if (socktp && !c->tgid) {
 		pending_change(key, c, sk, old, new);
 		return 0;
 	}
@@ -1990,9 +2022,9 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 		c->state_told = 1;
 	/* the sock tracepoints hook no close(): see file_released(). A close
 	 * that is also the first change (the server's) says both at once. */
-	if (socktp_hooks && file_released(sk)) {
-		seq_check(c, sk, 0);
-		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid() >> 32, CS_NO_FD, 0,
+	if (socktp && file_released(sk)) {
+		seq_check(c, sk, 0, true);
+		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid(), CS_NO_FD, 0,
 			 first ? old : 0, first ? new : 0);
 		return 0;
 	}
@@ -2012,7 +2044,7 @@ static __always_inline int sock_destroyed(__u64 key, __u16 port)
 	if (c && !c->tgid) /* pending, and no target ever used it */
 		bpf_map_delete_elem(&conns, &key);
 	else if (c)
-		conn_end(key, c, CS_EV_DESTROY, c->tgid, 0, 0, 0, 0);
+		conn_end(key, c, CS_EV_DESTROY, (__u64)c->tgid << 32, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -2026,7 +2058,7 @@ int tp_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return state_change((__u64)ctx->skaddr, (struct sock *)ctx->skaddr, ctx->sport,
-			    ctx->oldstate, ctx->newstate, true);
+			    ctx->oldstate, ctx->newstate, true, false);
 }
 
 SEC("tracepoint/tcp/tcp_destroy_sock")
@@ -2035,23 +2067,47 @@ int tp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 	return sock_destroyed((__u64)ctx->skaddr, ctx->sport);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(bt_set_state, struct sock *sk, int oldstate, int newstate)
+static __always_inline int btf_set_state(struct sock *sk, int old, int new, bool socktp)
 {
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	return state_change((__u64)sk, sk, sk->__sk_common.skc_num, oldstate, newstate,
-			    sk->sk_socket);
+	return state_change((__u64)sk, sk, sk->__sk_common.skc_num, old, new, sk->sk_socket,
+			    socktp);
+}
+
+static __always_inline int btf_destroy_sock(struct sock *sk, bool cast)
+{
+	/* inet_num is 0 by now (inet_put_port): the port filter takes
+	 * inet_sport, which stays, as the tracefs program's sport */
+	struct tcp_sock *tp = tcp_of(sk, cast);
+
+	return sock_destroyed((__u64)sk, tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0);
+}
+
+/* the socket hooks' pair */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(bt_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	return btf_set_state(sk, oldstate, newstate, false);
 }
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(bt_destroy_sock, struct sock *sk)
 {
-	/* inet_num is 0 by now (inet_put_port): the port filter takes
-	 * inet_sport, which stays, as the tracefs program's sport */
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	return btf_destroy_sock(sk, false);
+}
 
-	return sock_destroyed((__u64)sk, tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0);
+/* the sock tracepoints' pair: the same programs, with tcp_of()'s cast */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(st_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	return btf_set_state(sk, oldstate, newstate, true);
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(st_destroy_sock, struct sock *sk)
+{
+	return btf_destroy_sock(sk, true);
 }
 
 /* Thread id exits: a TLS library call it was inside (its uprobe saw the

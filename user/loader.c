@@ -389,8 +389,10 @@ static int choose_hooks(struct connstate_bpf *skel, const struct loader_opts *o,
 	 * needs the kernel's BTF anyway: no trace record is built for them */
 	bpf_program__set_autoload(skel->progs.tp_set_state, !socket_hooks && !socktp_hooks);
 	bpf_program__set_autoload(skel->progs.tp_destroy_sock, !socket_hooks && !socktp_hooks);
-	bpf_program__set_autoload(skel->progs.bt_set_state, socket_hooks || socktp_hooks);
-	bpf_program__set_autoload(skel->progs.bt_destroy_sock, socket_hooks || socktp_hooks);
+	bpf_program__set_autoload(skel->progs.bt_set_state, socket_hooks);
+	bpf_program__set_autoload(skel->progs.bt_destroy_sock, socket_hooks);
+	bpf_program__set_autoload(skel->progs.st_set_state, socktp_hooks);
+	bpf_program__set_autoload(skel->progs.st_destroy_sock, socktp_hooks);
 	if (!sendpage) {
 		bpf_program__set_autoload(skel->progs.fe_tcp_sendpage, false);
 		bpf_program__set_autoload(skel->progs.fx_tcp_sendpage, false);
