@@ -741,21 +741,12 @@ static __always_inline void claim_told(__u64 key, struct cs_conn *c, struct sock
 }
 
 /*
- * Bytes the process took from c's socket that no read we saw returned
- * (splice out of it, TCP_ZEROCOPY_RECEIVE, a read by a process that is not
- * a target): the socket's copied_seq moved past the reads we saw. Checked
- * at reads (want: the last position plus this read's bytes) and at the
- * close, not at writes: a reader of another thread may have moved it and
- * not reached its tracepoint yet. Data lost for c, and counted. Not under
- * kernel TLS, whose reads return plaintext of another length.
- */
-/*
  * bpf_rdonly_cast (6.2+) is a kfunc the verifier turns into a register move;
  * bpf_skc_to_tcp_sock is a helper call (some 25 ns each on a kernel whose
  * returns go through the SRSO thunk). Only the sock tracepoints' programs
- * (6.3+) pass cast: a 6.1 verifier refuses any program holding a call to
- * a kfunc it lacks, even where that call is never reached. Its loads are
- * fault-checked: for a TCP socket only (every caller knows it is one).
+ * (6.3+) pass cast, and only theirs hold the call: 6.1's add_kfunc_call()
+ * checks each kfunc call in a program as it loads it, reached or not. The
+ * cast's loads are fault-checked; its callers know sk is a TCP socket.
  */
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
@@ -766,6 +757,15 @@ static __always_inline struct tcp_sock *tcp_of(struct sock *sk, bool cast)
 	return bpf_skc_to_tcp_sock(sk);
 }
 
+/*
+ * Bytes the process took from c's socket that no read we saw returned
+ * (splice out of it, TCP_ZEROCOPY_RECEIVE, a read by a process that is not
+ * a target): the socket's copied_seq moved past the reads we saw. Checked
+ * at reads (want: the last position plus this read's bytes) and at the
+ * close, not at writes: a reader of another thread may have moved it and
+ * not reached its tracepoint yet. Data lost for c, and counted. Not under
+ * kernel TLS, whose reads return plaintext of another length.
+ */
 /* Whether a socket's sequence position seq is past want, the bytes seen:
  * a FIN read or sent (its RCV_SHUTDOWN or SEND_SHUTDOWN bit, fin, set in
  * shut) takes one more. */
@@ -1790,6 +1790,26 @@ static __always_inline bool stash_regs(struct stash *st, struct pt_regs *regs, l
 }
 
 /*
+ * The task's user registers without a helper call: task_pt_regs() is
+ * task->stack plus a constant of the kernel's build (THREAD_SIZE less the
+ * stack's top padding and the registers' size), learnt from
+ * bpf_task_pt_regs() at the first call and kept; the registers are read
+ * through a cast (tcp_of()), whose loads are fault-checked.
+ */
+__u64 regs_off = 0;
+
+static __always_inline struct pt_regs *regs_of(struct task_struct *task)
+{
+	__u64 stack = (__u64)task->stack, off = regs_off;
+
+	if (!off) {
+		off = ptr_value((void *)bpf_task_pt_regs(task)) - stack;
+		regs_off = off;
+	}
+	return bpf_rdonly_cast((void *)(stack + off), bpf_core_type_id_kernel(struct pt_regs));
+}
+
+/*
  * The syscall's descriptor is c's socket: a socket call can run inside a
  * syscall that is not its own (io_uring's task work runs at the exit of
  * whatever syscall the task made, read() of a pipe included), and then the
@@ -1850,7 +1870,7 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 		seq_check(c, sk, ret > 0 ? ret : 0, true);
 	st.sk = key;
 	st.dir = dir;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	regs = regs_of(task);
 	/* an io_uring worker (or a kernel thread) made no syscall: its
 	 * registers would pass for a read(0, NULL) */
 	if ((task->flags & (PF_IO_WORKER | PF_KTHREAD)) ||
