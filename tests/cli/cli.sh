@@ -88,7 +88,7 @@ http_get() { # http_get FD: one keep-alive request, reads the response; 0 if a 2
 }
 
 # ids of loaded programs named like ours (other connstate runs may add theirs)
-prog_ids() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*name \(tp\|bt\)_set_state.*/\1/p' | sort; }
+prog_ids() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .*name \(tp\|bt\|st\)_set_state.*/\1/p' | sort; }
 
 # the ids of the programs a process holds (its bpf-prog and bpf-link fds)
 pid_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u; }
