@@ -1740,12 +1740,13 @@ static __always_inline long opaque_ret(int ret)
  * sendmsg, in the calling task, with the socket and the result, so only
  * socket calls run a program (a dd on the same host runs none). They carry
  * no payload, but the syscall that made the call is still on the task's
- * stack: its number and arguments in the user registers (bpf_task_pt_regs,
- * 5.15+) say where the bytes are, in user memory as at sys_exit. Accept
- * keeps its syscall tracepoints (the programs run for those numbers only,
- * though every syscall then takes the tracing slow path), and splice its
- * own (a read out of a socket by splice goes through no recvmsg); a close
- * is found at the state change it makes (file_released()).
+ * stack: its number and arguments in the user registers (regs_of()) say
+ * where the bytes are, in user memory as at sys_exit. No syscall is hooked
+ * (a syscall tracepoint sends every syscall on the host through the
+ * tracing slow path): an accept is found at the handshake (conn_pending()),
+ * a close at the state change it makes (file_released()), and a splice out
+ * of the socket, which goes through no recvmsg, by its copied_seq
+ * (seq_check()).
  */
 
 /* The payload of a socket call made by syscall nr (regs): false if the

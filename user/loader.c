@@ -316,21 +316,29 @@ static bool socket_hooks_usable(const struct loader_opts *o, bool *sendpage, __u
 /*
  * Whether the sock tracepoints serve here: sock_recv_length and
  * sock_send_length as BTF tracepoints (6.3+; 6.12 and 6.18 have them, 6.1
- * not), whose programs read the syscall's registers (bpf_task_pt_regs,
- * 5.15+, older than the tracepoints).
+ * not), whose programs read the socket and the syscall's registers
+ * through bpf_rdonly_cast (6.2+, older than the tracepoints; a kernel with
+ * the tracepoints backported may lack it).
  */
 static bool socktp_usable(const struct loader_opts *o, char *why, size_t n)
 {
+	struct btf *btf;
+	bool tps, cast;
+
 	if (o->btf_path) {
 		snprintf(why, n, "they need the kernel's own BTF, not --btf");
 		return false;
 	}
-	if (!btf_has_type(NULL, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) ||
-	    !btf_has_type(NULL, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF)) {
+	btf = btf__load_vmlinux_btf();
+	tps = btf && btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) >= 0 &&
+	      btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) >= 0;
+	cast = btf && btf__find_by_name_kind(btf, "bpf_rdonly_cast", BTF_KIND_FUNC) >= 0;
+	btf__free(btf);
+	if (!tps)
 		snprintf(why, n, "no tracepoints sock_recv_length/sock_send_length (Linux 6.3+ has them)");
-		return false;
-	}
-	return true;
+	else if (!cast)
+		snprintf(why, n, "no kfunc bpf_rdonly_cast (Linux 6.2+ has it)");
+	return tps && cast;
 }
 
 /*
