@@ -285,6 +285,13 @@ static __always_inline void stat_inc(__u32 idx)
 const volatile __u64 target_cgroup = 0;
 const volatile __u32 target_cgroup_level = 0;
 
+/* bpf_get_current_pid_tgid()'s value, from the current task in hand: loads,
+ * not a helper call */
+static __always_inline __u64 task_pid_tgid(struct task_struct *task)
+{
+	return (__u64)task->tgid << 32 | (__u32)task->pid;
+}
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	if (target_cgroup)
@@ -774,9 +781,10 @@ static __always_inline bool seq_gap(__u32 seq, __u32 want, __u8 shut, __u8 fin)
 	return seq != want && !(seq == want + 1 && (shut & fin));
 }
 
-static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long got, bool cast)
+static __always_inline void seq_check(struct cs_conn *c, struct sock *sk, long got)
 {
-	struct tcp_sock *tp = tcp_of(sk, cast);
+	/* only the sock tracepoints' programs check (socktp_hooks) */
+	struct tcp_sock *tp = tcp_of(sk, true);
 	__u32 seq, want;
 
 	if (!tp)
@@ -1850,11 +1858,10 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	    (dir == CS_EV_READ && (flags & MSG_PEEK)) || !sk ||
 	    !port_maybe_tracked(sk->__sk_common.skc_num) || stopping)
 		return 0;
-	/* the task's own ids, as bpf_get_current_pid_tgid() gives them: one
-	 * helper call for both */
+	/* one helper call for the task and its ids */
 	task = bpf_get_current_task_btf();
-	tgid = task->tgid;
-	id = (__u64)tgid << 32 | (__u32)task->pid;
+	id = task_pid_tgid(task);
+	tgid = id >> 32;
 	key = (__u64)sk;
 	c = bpf_map_lookup_elem(&conns, &key);
 	/* a call by the connection's own process (whose accept made it)
@@ -1868,7 +1875,7 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	if (!c->tgid)
 		conn_claim(c, sk, task, tgid);
 	if (dir == CS_EV_READ)
-		seq_check(c, sk, ret > 0 ? ret : 0, true);
+		seq_check(c, sk, ret > 0 ? ret : 0);
 	st.sk = key;
 	st.dir = dir;
 	regs = regs_of(task);
@@ -1979,6 +1986,7 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 {
 	struct task_struct *task;
 	__u32 tgid;
+	__u64 id;
 
 	if (old == TCP_ESTABLISHED && !c->state_told) {
 		c->state_told = 1;
@@ -1988,15 +1996,15 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 	if (!file_released(sk))
 		return;
 	task = bpf_get_current_task_btf();
-	tgid = task->tgid;
+	id = task_pid_tgid(task);
+	tgid = id >> 32;
 	if (!is_target(tgid) && !exiting_target(task, tgid)) {
 		bpf_map_delete_elem(&conns, &key);
 		return;
 	}
 	conn_claim(c, sk, task, tgid);
-	seq_check(c, sk, 0, true);
-	/* its ACCEPT too */
-	conn_end(key, c, CS_EV_CLOSE, (__u64)tgid << 32 | (__u32)task->pid, CS_NO_FD, 0, 0, 0);
+	seq_check(c, sk, 0);
+	conn_end(key, c, CS_EV_CLOSE, id, CS_NO_FD, 0, 0, 0); /* its ACCEPT too */
 }
 
 /* A TCP state change of socket key (sk): runs in softirq for any socket
@@ -2044,7 +2052,7 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	/* the sock tracepoints hook no close(): see file_released(). A close
 	 * that is also the first change (the server's) says both at once. */
 	if (socktp && file_released(sk)) {
-		seq_check(c, sk, 0, true);
+		seq_check(c, sk, 0);
 		conn_end(key, c, CS_EV_CLOSE, bpf_get_current_pid_tgid(), CS_NO_FD, 0,
 			 first ? old : 0, first ? new : 0);
 		return 0;
