@@ -138,12 +138,7 @@ struct {
 	__type(value, __u64);
 } exited SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536); /* resized by the loader */
-	__type(key, __u64);
-	__type(value, struct cs_conn);
-} conns SEC(".maps");
+#include "conns.h"
 
 /* Ports the targets listen on: a socket of a target with one of these as
  * its local port was accepted before we attached, and is adopted. */
@@ -378,6 +373,37 @@ static __always_inline __u64 ptr_value(const void *p)
 
 	bpf_probe_read_kernel(&r, sizeof(r), &p);
 	return r;
+}
+
+/*
+ * A BTF pointer's value as a plain number without a helper call, for the
+ * connection table's hash (bpf/conns.h): the verifier lets root subtract
+ * one pointer from another and calls the difference a number. So the
+ * socket's distance from a global of ours, plus that global's address
+ * (learnt once through ptr_value()).
+ */
+__u64 anchor_addr = 0;
+
+static __always_inline __u64 ptr_bits(const void *p)
+{
+	__u64 v = (__u64)p, base = anchor_addr;
+
+	if (!base) {
+		base = ptr_value(&anchor_addr);
+		anchor_addr = base;
+	}
+	/* pointer minus pointer, in this order (the compiler may not turn
+	 * it into base - anchor + p, a pointer the verifier refuses) */
+	asm volatile("%0 -= %1" : "+r"(v) : "r"(&anchor_addr));
+	return v + base;
+}
+
+/* The key of socket sk in the connection store: the sock tracepoints' table
+ * hashes it (a number); the hash map takes the pointer as it is. table: a
+ * constant, true in the sock tracepoints' programs. */
+static __always_inline __u64 sk_key(struct sock *sk, bool table)
+{
+	return table ? ptr_bits(sk) : (__u64)sk;
 }
 
 /* Slot 0 holds the event being built; slot 1 the held reads sent ahead of it. */
@@ -615,14 +641,16 @@ static __always_inline void conn_announce(__u64 key, struct cs_conn *c, struct s
  * An ACCEPT carries the first state change the connection had before it,
  * if any: the client's FIN or reset can come before accept().
  */
-static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type)
+static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u32 fd, __u16 type,
+					       bool table)
 {
-	__u64 key = (__u64)sk;
+	__u64 key = sk_key(sk, table);
 	struct cs_conn c = { .tgid = tgid, .gen = bpf_ktime_get_ns(),
 			     .lport = BPF_CORE_READ(sk, __sk_common.skc_num),
 			     .fd_seen = fd == CS_NO_FD ? 0 : fd + 1 };
 	struct cs_conn *cp;
 	__u8 st, old = 0, new = 0;
+	bool made;
 
 	/* the positions the reads and writes we see start from (the sock
 	 * tracepoints follow copied_seq at each read: seq_check()) */
@@ -643,15 +671,10 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
 	port_mark(c.lport);
 	/* an accepted socket is new even if an entry for its address
 	 * outlived the old one (its destroy was missed): replace it */
-	if (bpf_map_update_elem(&conns, &key, &c, type == CS_EV_ACCEPT ? BPF_ANY : BPF_NOEXIST)) {
-		/* another thread adopted it first */
-		if (type == CS_EV_ADOPT && (cp = bpf_map_lookup_elem(&conns, &key)))
-			return cp;
+	cp = conn_put(key, &c, type == CS_EV_ACCEPT, table, &made);
+	if (!cp)
 		stat_inc(CS_STAT_CONN_MAP_FULL);
-		return NULL;
-	}
-	cp = bpf_map_lookup_elem(&conns, &key);
-	if (cp)
+	else if (made) /* else another thread adopted it first */
 		conn_announce(key, cp, sk, type, fd, old, new, 0);
 	return cp;
 }
@@ -660,7 +683,8 @@ static __always_inline struct cs_conn *conn_add(struct sock *sk, __u32 tgid, __u
  * A socket the targets use that we do not track yet: adopt it if it is a
  * TCP connection on a port they listen on (accepted before we attached).
  */
-static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, __u32 fd)
+static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, __u32 fd,
+						 bool table)
 {
 	__u16 port;
 	__u8 state;
@@ -673,7 +697,7 @@ static __always_inline struct cs_conn *conn_adopt(struct sock *sk, __u32 tgid, _
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
 		return NULL;
-	return conn_add(sk, tgid, fd, CS_EV_ADOPT);
+	return conn_add(sk, tgid, fd, CS_EV_ADOPT, table);
 }
 
 /* A socket call of a tracked connection whose bytes we cannot read (the
@@ -831,7 +855,7 @@ static __always_inline int on_accept_exit(long fd)
 	sk = file_to_sock(fd_to_file(fd));
 	if (!sk || !is_inet_tcp(sk))
 		return 0;
-	conn_add(sk, tgid, fd, CS_EV_ACCEPT);
+	conn_add(sk, tgid, fd, CS_EV_ACCEPT, false);
 	return 0;
 }
 
@@ -891,8 +915,8 @@ static __always_inline int io_enter(__u32 fd, __u64 ptr, __u64 cnt, __u8 kind, _
 	if (!sk)
 		return 0;
 	key = (__u64)sk;
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c && !(c = conn_adopt(sk, tgid, fd)))
+	c = conn_find(key);
+	if (!c && !(c = conn_adopt(sk, tgid, fd, false)))
 		return 0;
 	st.sk = key;
 	st.ptr = ptr;
@@ -917,7 +941,7 @@ static __always_inline int fd_unread(__u32 fd)
 		return 0;
 	sk = file_to_sock(fd_to_file(fd));
 	key = (__u64)sk;
-	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	c = sk ? conn_find(key) : NULL;
 	if (c)
 		io_unread(c);
 	return 0;
@@ -1121,7 +1145,7 @@ __noinline int cs_h2_begin(__u64 sk, __u32 d, __u64 len, __u64 ev_off)
 {
 	__u32 slot = 0, hlen, want;
 	struct scratch *s = bpf_map_lookup_elem(&scratches, &slot);
-	struct cs_conn *c = bpf_map_lookup_elem(&conns, &sk);
+	struct cs_conn *c = conn_find(sk);
 	struct walk *w;
 
 	if (!s || !c)
@@ -1162,7 +1186,7 @@ __noinline int cs_h2_step(__u64 sk)
 {
 	__u32 slot = 0, rec, n, d;
 	struct scratch *s = bpf_map_lookup_elem(&scratches, &slot);
-	struct cs_conn *c = bpf_map_lookup_elem(&conns, &sk);
+	struct cs_conn *c = conn_find(sk);
 	__u64 pos, len, rp, end;
 	struct walk *w;
 
@@ -1260,7 +1284,7 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 	if (ret == -EAGAIN || (ret == 0 && st.dir == CS_EV_WRITE))
 		return 0;
 	if (!c)
-		c = bpf_map_lookup_elem(&conns, &st.sk);
+		c = conn_find(st.sk);
 	if (!c)
 		return 0;
 	if (!socktp_hooks && ret > 0) {
@@ -1489,7 +1513,7 @@ static __always_inline void conn_end(__u64 key, struct cs_conn *c, __u16 type, _
 		if (!event_submit(s, c))
 			record_unseen_end(key, c);
 	}
-	bpf_map_delete_elem(&conns, &key);
+	conn_remove(key);
 }
 
 /*
@@ -1548,7 +1572,7 @@ static __always_inline int close_enter(__u32 fd)
 	if (!sk)
 		return 0;
 	key = (__u64)sk;
-	c = bpf_map_lookup_elem(&conns, &key);
+	c = conn_find(key);
 	if (!c || !file_last_ref(file))
 		return 0;
 	stash_close(id, key, c, fd);
@@ -1575,7 +1599,7 @@ static __always_inline int close_exit(long ret)
 	if (!stash_take(id, &st))
 		return 0;
 	key = st.sk;
-	c = bpf_map_lookup_elem(&conns, &key);
+	c = conn_find(key);
 	/* destroyed inside close() (its DESTROY was sent), and the address
 	 * perhaps taken by a connection accepted meanwhile */
 	if (!c || c->gen != st.gen)
@@ -1617,7 +1641,7 @@ static __always_inline int shutdown_enter(__u32 fd, long how)
 		return 0;
 	sk = file_to_sock(fd_to_file(fd));
 	key = (__u64)sk;
-	c = sk ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	c = sk ? conn_find(key) : NULL;
 	if (!c)
 		return 0;
 	send_shutdown(key, c, tgid, fd, how);
@@ -1862,15 +1886,15 @@ static __always_inline int sock_length(struct sock *sk, long ret, int flags, __u
 	task = bpf_get_current_task_btf();
 	id = task_pid_tgid(task);
 	tgid = id >> 32;
-	key = (__u64)sk;
-	c = bpf_map_lookup_elem(&conns, &key);
+	key = sk_key(sk, true);
+	c = conn_find(key);
 	/* a call by the connection's own process (whose accept made it)
 	 * needs no target lookup; any other, as before, must be a target's */
 	if (c ? c->tgid != tgid && !is_target(tgid) : !is_target(tgid))
 		return 0;
 	/* one from before we attached is adopted; no accept() is hooked: a
 	 * target's first call claims a pending one (conn_pending()) */
-	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
+	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD, true)))
 		return 0;
 	if (!c->tgid)
 		conn_claim(c, sk, task, tgid);
@@ -1958,12 +1982,13 @@ static __always_inline void conn_pending(__u64 key, struct sock *sk, __u16 port)
 {
 	struct tcp_sock *tp = tcp_of(sk, true);
 	struct cs_conn c = { .gen = bpf_ktime_get_ns(), .lport = port, .seq_known = 1 };
+	bool made;
 
 	if (!tp)
 		return;
 	c.rd_seq = tp->copied_seq;
 	/* an entry whose destroy was missed is replaced, as at accept() */
-	bpf_map_update_elem(&conns, &key, &c, BPF_ANY);
+	conn_put(key, &c, true, true, &made);
 }
 
 /* The calling task is exiting, and its process (tgid) was a target until
@@ -1999,7 +2024,7 @@ static __always_inline void pending_change(__u64 key, struct cs_conn *c, struct 
 	id = task_pid_tgid(task);
 	tgid = id >> 32;
 	if (!is_target(tgid) && !exiting_target(task, tgid)) {
-		bpf_map_delete_elem(&conns, &key);
+		conn_remove(key);
 		return;
 	}
 	conn_claim(c, sk, task, tgid);
@@ -2038,7 +2063,7 @@ static __always_inline int state_change(__u64 key, struct sock *sk, __u16 port, 
 	 * tracepoints a close, which a socket without a file cannot be */
 	if ((old != TCP_ESTABLISHED && !(socktp && has_file)) || !port_maybe_tracked(port))
 		return 0;
-	c = bpf_map_lookup_elem(&conns, &key);
+	c = conn_find(key);
 	if (!c)
 		return 0;
 	if (socktp && !c->tgid) {
@@ -2069,9 +2094,9 @@ static __always_inline int sock_destroyed(__u64 key, __u16 port)
 
 	if (stopping || !port_maybe_tracked(port))
 		return 0;
-	c = bpf_map_lookup_elem(&conns, &key);
+	c = conn_find(key);
 	if (c && !c->tgid) /* pending, and no target ever used it */
-		bpf_map_delete_elem(&conns, &key);
+		conn_remove(key);
 	else if (c)
 		conn_end(key, c, CS_EV_DESTROY, (__u64)c->tgid << 32, 0, 0, 0, 0);
 	return 0;
@@ -2100,8 +2125,8 @@ static __always_inline int btf_set_state(struct sock *sk, int old, int new, bool
 {
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	return state_change((__u64)sk, sk, sk->__sk_common.skc_num, old, new, sk->sk_socket,
-			    socktp);
+	return state_change(sk_key(sk, socktp), sk, sk->__sk_common.skc_num, old, new,
+			    sk->sk_socket, socktp);
 }
 
 static __always_inline int btf_destroy_sock(struct sock *sk, bool cast)
@@ -2110,7 +2135,8 @@ static __always_inline int btf_destroy_sock(struct sock *sk, bool cast)
 	 * inet_sport, which stays, as the tracefs program's sport */
 	struct tcp_sock *tp = tcp_of(sk, cast);
 
-	return sock_destroyed((__u64)sk, tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0);
+	return sock_destroyed(sk_key(sk, cast),
+			      tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0);
 }
 
 /* the socket hooks' pair */
@@ -2286,8 +2312,8 @@ static __always_inline int sock_io_enter(struct sock *sk, struct msghdr *msg, __
 
 	if (!syscall_wanted(tgid) || !sk)
 		return 0;
-	c = bpf_map_lookup_elem(&conns, &key);
-	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD)))
+	c = conn_find(key);
+	if (!c && !(c = conn_adopt(sk, tgid, CS_NO_FD, false)))
 		return 0;
 	st.sk = key;
 	st.fd = CS_NO_FD;
@@ -2384,7 +2410,7 @@ static __always_inline int sendpage_exit(long ret)
 		return 0;
 	if (ret == -EAGAIN || ret == 0)
 		return 0;
-	c = bpf_map_lookup_elem(&conns, &st.sk);
+	c = conn_find(st.sk);
 	if (!c)
 		return 0;
 	if (ret > 0)
@@ -2430,7 +2456,7 @@ int BPF_PROG(fx_inet_accept, struct socket *sock, struct socket *newsock)
 	sk = BPF_CORE_READ(newsock, sk);
 	if (!sk || !is_inet_tcp(sk))
 		return 0;
-	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT);
+	conn_add(sk, tgid, CS_NO_FD, CS_EV_ACCEPT, false);
 	return 0;
 }
 
@@ -2447,7 +2473,7 @@ int BPF_PROG(fe_inet_release, struct socket *sock)
 	if (!syscall_wanted(id >> 32))
 		return 0;
 	key = (__u64)BPF_CORE_READ(sock, sk);
-	c = key ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	c = key ? conn_find(key) : NULL;
 	if (!c)
 		return 0;
 	stash_close(id, key, c, CS_NO_FD);
@@ -2470,7 +2496,7 @@ int BPF_PROG(fe_inet_shutdown, struct socket *sock, int how)
 	if (!syscall_wanted(tgid))
 		return 0;
 	key = (__u64)BPF_CORE_READ(sock, sk);
-	c = key ? bpf_map_lookup_elem(&conns, &key) : NULL;
+	c = key ? conn_find(key) : NULL;
 	if (!c)
 		return 0;
 	send_shutdown(key, c, tgid, CS_NO_FD, how);

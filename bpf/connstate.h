@@ -129,8 +129,9 @@ struct cs_end {
 };
 
 /* The kernel's entry for a tracked connection, the value of the hash map
- * "conns" keyed by sk. The user side reads gen at exit: a connection it
- * holds open whose sk is absent, or holds another gen, ended unseen. */
+ * "conns" keyed by sk (or of the table below). The user side reads gen at
+ * exit: a connection it holds open whose sk is absent, or holds another
+ * gen, ended unseen. */
 struct cs_conn {
 	__u32 tgid; /* whose accept made it; 0: pending (sock tracepoints) */
 	__u32 lost;
@@ -173,6 +174,30 @@ struct cs_conn {
 	__u64 told_bytes[2];
 	__u8 tls_told; /* a ciphertext event of it was sent (io_finish()) */
 };
+
+/*
+ * Under the sock tracepoints the entries live in a table of our own, not
+ * in "conns": rows of CS_CONN_WAYS socket addresses (conn_keys) and their
+ * entries at the same index (conn_vals, row * CS_CONN_WAYS + way). A
+ * socket's entry is in its first row, or in its second if the first was
+ * full. Both arrays are allocated whole: no allocator runs at a handshake
+ * or a close (bpf/conns.h). The user side finds an entry the same way.
+ */
+#define CS_CONN_WAYS 7
+
+struct cs_conn_row {
+	__u64 key[CS_CONN_WAYS]; /* the socket's address; 0: free */
+	__u64 lock; /* held by an adoption whose first row this is */
+};
+
+/* The row (0 or 1: first or second) of socket key in a table of rows rows:
+ * the top of a multiplicative hash, scaled to rows without a division. */
+static inline __u32 cs_conn_row_of(__u64 key, __u32 rows, int second)
+{
+	__u64 h = (key >> 6) * (second ? 0xc2b2ae3d27d4eb4fULL : 0x9e3779b97f4a7c15ULL);
+
+	return ((h >> 32) * rows) >> 32;
+}
 
 /* cs_conn.unannounced of a connection just claimed (sock tracepoints): its
  * ACCEPT goes with its next event (CS_F_ACCEPTED) */

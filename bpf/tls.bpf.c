@@ -12,8 +12,8 @@
  * buffered) uses the socket its SSL* used last ("ssl_socks").
  *
  * Loaded as its own object by user/tls.c, sharing connstate.bpf.c's maps
- * events, conns, targets, stats and tls_calls (bpf_map__reuse_fd): it is
- * only loaded where a target maps a libssl.
+ * events, conns (and its table), targets, stats and tls_calls
+ * (bpf_map__reuse_fd): it is only loaded where a target maps a libssl.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -73,12 +73,7 @@ struct {
 	__type(value, __u8);
 } targets SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct cs_conn);
-} conns SEC(".maps");
+#include "conns.h"
 
 #include "tls_calls.h"
 #include "skips.h"
@@ -233,7 +228,7 @@ __noinline int tls_walk_step(__u32 dir)
 
 	if (!s)
 		return 1;
-	c = bpf_map_lookup_elem(&conns, &s->w.sk);
+	c = conn_find(s->w.sk);
 	if (!c)
 		return 1;
 	pos = s->w.pos;
@@ -379,7 +374,7 @@ static __always_inline void send_plain(struct cs_conn *c, __u64 sk, __u16 type, 
  * as TLS_READ/TLS_WRITE events of its connection, if we track it. */
 static __always_inline void deliver(__u64 sk, __u64 gen, bool is_read, __u64 buf, __u64 n)
 {
-	struct cs_conn *c = sk ? bpf_map_lookup_elem(&conns, &sk) : NULL;
+	struct cs_conn *c = sk ? conn_find(sk) : NULL;
 
 	if (!c || c->gen != gen) {
 		/* not a connection we track (a client connection of the
@@ -612,7 +607,7 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u32 kind)
 	if (kind == TK_WRITE && (__s64)ctx->cx > 0) {
 		struct ssl_key key = { .ssl = call.conn, .tgid = k.tgid };
 		struct ssl_sock *known = bpf_map_lookup_elem(&ssl_socks, &key);
-		struct cs_conn *c = known ? bpf_map_lookup_elem(&conns, &known->sk) : NULL;
+		struct cs_conn *c = known ? conn_find(known->sk) : NULL;
 
 		if (c && c->gen == known->gen && c->h2 == CS_H2_TLS) {
 			deliver(known->sk, known->gen, false, call.buf, ctx->cx);

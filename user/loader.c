@@ -452,6 +452,27 @@ static void print_paths(const struct loader_opts *o, const char *release, bool t
 	btf__free(btf);
 }
 
+/*
+ * Room for max connections: under the sock tracepoints in the table of
+ * bpf/conns.h, its rows' ways a third free at max (a socket whose two rows
+ * are full is counted as no room, as a full hash is); else in the hash.
+ * The store not in use gets one entry.
+ */
+static void size_conns(struct connstate_bpf *skel, __u32 max)
+{
+	__u64 rows = ((__u64)max * 3 / 2 + CS_CONN_WAYS - 1) / CS_CONN_WAYS;
+
+	if (!socktp_hooks) {
+		bpf_map__set_max_entries(skel->maps.conns, max);
+		return;
+	}
+	bpf_map__set_max_entries(skel->maps.conns, 1);
+	bpf_map__set_max_entries(skel->maps.conn_keys, rows);
+	bpf_map__set_max_entries(skel->maps.conn_vals, rows * CS_CONN_WAYS);
+	skel->rodata->conn_table = true;
+	skel->rodata->conn_rows = rows;
+}
+
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	return 0;
@@ -504,7 +525,7 @@ again:
 					NULL) == 1;
 	if (o->verbose)
 		print_paths(o, u.release, skel->rodata->have_task_btf);
-	bpf_map__set_max_entries(skel->maps.conns, o->max_conns);
+	size_conns(skel, o->max_conns);
 	skel->rodata->target_cgroup = o->cgroup_id;
 	skel->rodata->target_cgroup_level = o->cgroup_level;
 	stats_request(skel->obj);

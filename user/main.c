@@ -409,12 +409,32 @@ static void drain_unseen_ends(struct app *a, struct ring_buffer *rb)
 static bool kernel_has_conn(void *ctx, uint64_t sk, uint64_t gen)
 {
 	struct app *a = ctx;
+	struct cs_conn_row row;
 	struct cs_conn v;
 	__u64 key = sk;
+	__u32 r, i;
+	int second;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.conns), &key, &v))
-		return false;
-	return !gen || v.gen == gen;
+	if (!a->skel->rodata->conn_table) {
+		if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.conns), &key, &v))
+			return false;
+		return !gen || v.gen == gen;
+	}
+	/* the table of bpf/conns.h: the socket's first row, then its second */
+	for (second = 0; second < 2; second++) {
+		r = cs_conn_row_of(key, a->skel->rodata->conn_rows, second);
+		if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.conn_keys), &r, &row))
+			return false;
+		for (i = 0; i < CS_CONN_WAYS; i++) {
+			if (row.key[i] != key)
+				continue;
+			r = r * CS_CONN_WAYS + i;
+			if (bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.conn_vals), &r, &v))
+				return false;
+			return !gen || v.gen == gen;
+		}
+	}
+	return false;
 }
 
 static void check_lost(struct app *a)

@@ -390,9 +390,13 @@ static struct tls_bpf *load(struct connstate_bpf *main)
 	s->rodata->wakeup_bytes = main->rodata->wakeup_bytes;
 	s->rodata->target_cgroup = main->rodata->target_cgroup;
 	s->rodata->target_cgroup_level = main->rodata->target_cgroup_level;
+	s->rodata->conn_table = main->rodata->conn_table;
+	s->rodata->conn_rows = main->rodata->conn_rows;
 	/* one ring buffer, one connection table, one set of targets */
 	err = bpf_map__reuse_fd(s->maps.events, bpf_map__fd(main->maps.events));
 	err = err ?: bpf_map__reuse_fd(s->maps.conns, bpf_map__fd(main->maps.conns));
+	err = err ?: bpf_map__reuse_fd(s->maps.conn_keys, bpf_map__fd(main->maps.conn_keys));
+	err = err ?: bpf_map__reuse_fd(s->maps.conn_vals, bpf_map__fd(main->maps.conn_vals));
 	err = err ?: bpf_map__reuse_fd(s->maps.targets, bpf_map__fd(main->maps.targets));
 	err = err ?: bpf_map__reuse_fd(s->maps.stats, bpf_map__fd(main->maps.stats));
 	err = err ?: bpf_map__reuse_fd(s->maps.tls_calls, bpf_map__fd(main->maps.tls_calls));
