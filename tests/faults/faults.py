@@ -62,7 +62,8 @@ def cmd_alive(path):
     print("\n".join(sorted(want & alive)))
 
 
-def cmd_map_entries(pid, name):
+def map_dump(pid, name):
+    """The entries of pid's map called name, or None if it holds none."""
     ids = set()
     d = f"/proc/{pid}/fdinfo"
     for fd in os.listdir(d):
@@ -74,10 +75,23 @@ def cmd_map_entries(pid, name):
         if m["id"] in ids and m.get("name") == name:
             out = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(m["id"])],
                                  check=True, capture_output=True, text=True).stdout
-            print(len(json.loads(out or "[]")))
-            return 0
-    print(f"faults.py: no map {name} held by {pid}", file=sys.stderr)
-    return 1
+            return json.loads(out or "[]")
+    return None
+
+
+def cmd_map_entries(pid, name):
+    entries = map_dump(pid, name)
+    if entries is None:
+        print(f"faults.py: no map {name} held by {pid}", file=sys.stderr)
+        return 1
+    n = len(entries)
+    if name == "conns":
+        # under the sock tracepoints the entries are in the table of
+        # bpf/conns.h: its rows' socket addresses that are not 0
+        rows = map_dump(pid, "conn_keys") or []
+        n += sum(k != 0 for r in rows for k in r["formatted"]["value"]["key"])
+    print(n)
+    return 0
 
 
 def cmd_serial(n, port, path):
