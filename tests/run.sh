@@ -91,6 +91,9 @@ suite oracle_h2tls tests/oracle/run_h2.sh --tls --connstate ./connstate
 suite servers tests/integration/servers.sh --connstate ./connstate
 suite longlines tests/integration/longlines.sh --connstate ./connstate
 suite stashes tests/integration/stashes.sh --connstate ./connstate
+suite conntable tests/integration/conntable.sh --connstate ./connstate
+suite conntable_tracepoints env CONNTABLE_HOOKS=tracepoints tests/integration/conntable.sh \
+	--connstate ./connstate
 suite bodies tests/integration/bodies.sh --connstate ./connstate
 suite bodies_tracepoints env BODIES_HOOKS=tracepoints tests/integration/bodies.sh --connstate ./connstate
 suite sockcalls tests/integration/sockcalls.sh --connstate ./connstate

@@ -17,6 +17,9 @@
 #                the table, 9 times the hash): every one told whole, so each
 #                close gave its entry back.
 #   store_empty_at_end  no entry left in the store once all are closed.
+#   open_at_exit_told_open  3 connections left open when connstate stops:
+#                its summary counts them open, none ended unseen (at exit
+#                the user side looks each one up in the store).
 #
 # usage: tests/integration/conntable.sh [--connstate PATH]
 # CONNTABLE_HOOKS: connstate's --hooks (default auto; the suite
@@ -34,8 +37,8 @@ trap 'lib_cleanup; rm -rf "$work"' EXIT
 HELD=60
 SERIAL=150
 
-checks="over_capacity_told_or_left_out closes_free_entries store_empty_at_end"
-suite_begin "$SUITE" 3
+checks="over_capacity_told_or_left_out closes_free_entries store_empty_at_end open_at_exit_told_open"
+suite_begin "$SUITE" 4
 
 port=$(free_port)
 /usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
@@ -127,7 +130,26 @@ for f in /proc/"$CS_PID"/fdinfo/*; do
 		break
 	fi
 done
+# OPEN connections left open (one request each) while connstate stops
+python3 - "$port" >"$work/open" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+for s in socks:
+    s.sendall(b"GET /o HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = b""
+    while not got.endswith(b"\r\n\r\nok"):
+        got += s.recv(4096)
+print("ready", flush=True)
+time.sleep(30)
+PY
+holder=$!
+track_pid "$holder"
+wait_until 10 grep -q ready "$work/open"
+want=$((want + 9)) # new, active, idle each
+wait_until 10 sh -c "[ \$(wc -l <'$work/cs.out') -ge $want ]"
 cs_stop INT
+kill "$holder" 2>/dev/null
 
 # check PHASE: the connections of one phase, from their lines of cs.out
 check() {
@@ -185,5 +207,11 @@ if [ "$left" = 0 ]; then
 	pass store_empty_at_end
 else
 	fail store_empty_at_end "$left entries left in the $store after every connection closed"
+fi
+summary=$(grep '^connstate: [0-9]* connections (' "$work/cs.err")
+if grep -q ' (3 open), .* 0 connections ended unseen' <<<"$summary"; then
+	pass open_at_exit_told_open
+else
+	fail open_at_exit_told_open "summary: ${summary:-none}"
 fi
 suite_end
