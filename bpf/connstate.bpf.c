@@ -364,9 +364,9 @@ static __always_inline __u32 clamped(__u64 v, __u32 max)
 }
 
 /* A BTF pointer's value as a plain number, for the global functions,
- * which take scalars only. It costs a helper call (about 35 ns): the sock
- * tracepoints key their lookups with the pointer itself, and call this on
- * the way into the HTTP/2 walk alone. */
+ * which take scalars only. It costs a helper call (about 35 ns): the socket
+ * hooks call it on the way into the HTTP/2 walk alone, and ptr_bits() below
+ * once. */
 static __always_inline __u64 ptr_value(const void *p)
 {
 	__u64 r = 0;
