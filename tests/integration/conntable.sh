@@ -70,46 +70,50 @@ else
 fi
 echo "$SUITE: the store is the $store (--hooks=$HOOKS)"
 
-# HELD connections open at once, each answered, then all closed
-python3 - "$port" "$HELD" >"$work/held" <<'PY' || fail_all "the held connections' client failed"
-import socket, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
-for i, s in enumerate(socks):
-    s.sendall(b"GET /h%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
-for s in socks:
+# the client: MODE held (HELD connections open at once, each answered,
+# then all closed), serial (SERIAL one after another) or open (3 answered
+# and left open); prints index:port of each connection, or "ready"
+cat >"$work/client.py" <<'PY'
+import socket, sys, time
+mode, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def conn():
+    return socket.create_connection(("127.0.0.1", port))
+def answered(s, path):
+    s.sendall(b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
     got = b""
     while not got.endswith(b"\r\n\r\nok"):
         b = s.recv(4096)
         if not b:
             raise SystemExit("server closed early")
         got += b
-print(" ".join("%d:%d" % (i, s.getsockname()[1]) for i, s in enumerate(socks)))
-for s in socks:
-    s.close()
+    return "%s:%d" % (path[1:], s.getsockname()[1])
+if mode == "held":
+    socks = [conn() for _ in range(n)]
+    print(" ".join(answered(s, "h%d" % i) for i, s in enumerate(socks)))
+    for s in socks:
+        s.close()
+elif mode == "serial":
+    told = []
+    for i in range(n):
+        s = conn()
+        told.append(answered(s, "s%d" % i))
+        s.close()
+    print(" ".join(told))
+else:
+    socks = [conn() for _ in range(n)]
+    for s in socks:
+        answered(s, "o0")
+    print("ready", flush=True)
+    time.sleep(30)
 PY
+client() { python3 "$work/client.py" "$@"; }
+client held "$port" "$HELD" >"$work/held" || fail_all "the held connections' client failed"
 # every handler thread gone, and connstate caught up with them
 wait_until 20 sh -c "grep -q '^Threads:[[:space:]]*1\$' /proc/$server/status"
 sleep 1
 held_lines=$(wc -l <"$work/cs.out")
 
-python3 - "$port" "$SERIAL" >"$work/serial" <<'PY' || fail_all "the serial connections' client failed"
-import socket, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-ports = []
-for i in range(n):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET /s%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
-    got = b""
-    while not got.endswith(b"\r\n\r\nok"):
-        b = s.recv(4096)
-        if not b:
-            raise SystemExit("server closed early")
-        got += b
-    ports.append("%d:%d" % (i, s.getsockname()[1]))
-    s.close()
-print(" ".join(ports))
-PY
+client serial "$port" "$SERIAL" >"$work/serial" || fail_all "the serial connections' client failed"
 want=$((held_lines + 5 * SERIAL))
 wait_until 20 sh -c "[ \$(wc -l <'$work/cs.out') -ge $want ]"
 wait_until 20 sh -c "grep -q '^Threads:[[:space:]]*1\$' /proc/$server/status"
@@ -131,18 +135,7 @@ for f in /proc/"$CS_PID"/fdinfo/*; do
 	fi
 done
 # OPEN connections left open (one request each) while connstate stops
-python3 - "$port" >"$work/open" <<'PY' &
-import socket, sys, time
-port = int(sys.argv[1])
-socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
-for s in socks:
-    s.sendall(b"GET /o HTTP/1.1\r\nHost: x\r\n\r\n")
-    got = b""
-    while not got.endswith(b"\r\n\r\nok"):
-        got += s.recv(4096)
-print("ready", flush=True)
-time.sleep(30)
-PY
+client open "$port" 3 >"$work/open" &
 holder=$!
 track_pid "$holder"
 wait_until 10 grep -q ready "$work/open"
