@@ -41,22 +41,7 @@ checks="over_capacity_told_or_left_out closes_free_entries store_empty_at_end op
 suite_begin "$SUITE" 4
 
 port=$(free_port)
-/usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-s.daemon_threads = True
-s.request_queue_size = 128
-s.serve_forever()
-PY
+/usr/bin/python3 "$here/ok_server.py" "$port" >"$work/server.out" 2>&1 &
 server=$!
 track_pid "$server"
 wait_until 10 listening "$port" || fail_all "the python server did not listen"

@@ -27,19 +27,7 @@ port=$(free_port)
 # closes. Its access log goes to a file (fd 2): a write between the
 # connection's read and its writes, whose exit finds this thread's entry
 # already taken.
-/usr/bin/python3 - "$port" >"$work/server.out" 2>&1 <<'PY' &
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-s = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-s.daemon_threads = True
-s.serve_forever()
-PY
+/usr/bin/python3 "$here/ok_server.py" "$port" >"$work/server.out" 2>&1 &
 server=$!
 track_pid "$server"
 wait_until 10 listening "$port" || fail_all "the python server did not listen"
