@@ -12,7 +12,8 @@
   benchlib.py foreign               tracing programs already loaded
   benchlib.py report DIR            the report, from the run files in DIR
   benchlib.py progsum PID           run_cnt and run_time_ns summed over the
-                                    BPF programs PID holds
+                                    BPF programs PID holds, and PID's own
+                                    CPU time (ns)
   benchlib.py cost-report DIR       cost.sh's report, from DIR/cost-*
   benchlib.py paced PORT PATH SECS CONNS [tls]  CONNS keep-alive connections to
                                     127.0.0.1:PORT, each GETting PATH over
@@ -636,15 +637,23 @@ def report(d):
     print("\n".join(out))
 
 
+def cpu_ns(pid):
+    """The CPU time pid's own process has used (user and system), in ns."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 10**9 // os.sysconf("SC_CLK_TCK")
+
+
 def cmd_progsum(pid):
     st = fd_prog_stats(pid)
-    print(f"{sum(c for c, _ in st.values())} {sum(n for _, n in st.values())}")
+    print(f"{sum(c for c, _ in st.values())} {sum(n for _, n in st.values())} {cpu_ns(pid)}")
 
 
 def read_progsum(path):
+    """(runs, BPF ns, the tracer process's CPU ns), or None."""
     try:
-        c, n = open(path).read().split()
-        return int(c), int(n)
+        c, n, cpu = open(path).read().split()
+        return int(c), int(n), int(cpu)
     except (OSError, ValueError):
         return None
 
@@ -710,7 +719,7 @@ def cost_report(d):
                 for r, m in wr if m == "none"}
         p(f"  untraced {fmt(med(base.values()), '.0f')} req/s median")
         for m in [m for m in dict.fromkeys(m for _, m in wr) if m != "none"]:
-            rs, per = [], []
+            rs, per, own = [], [], []
             for r, mm in wr:
                 if mm != m:
                     continue
@@ -720,9 +729,14 @@ def cost_report(d):
                 a, b = read_progsum(f + ".before"), read_progsum(f + ".after")
                 if a and b and w["requests"]:
                     per.append((b[1] - a[1]) / w["requests"])
+                    own.append((b[2] - a[2]) / w["requests"])
+            # own: the tracer's process (connstate reading and printing the
+            # events; bpftrace, whose empty actions send nothing), at the
+            # clock tick's grain
             p(f"  {m:<12} req/s ratio {fmt(med(rs))} (range {rng(rs)}); BPF "
               f"{fmt(med(per), '.0f')} ns/request (range "
-              f"{fmt(min(per, default=None), '.0f')}-{fmt(max(per, default=None), '.0f')})")
+              f"{fmt(min(per, default=None), '.0f')}-{fmt(max(per, default=None), '.0f')}); "
+              f"own process {fmt(med(own), '.0f')} ns/request")
     print("\n".join(out))
 
 

@@ -18,7 +18,9 @@
 #    just before (and of the bpftrace floor, tests/bench/floor.bt), and the
 #    BPF time per request: run_time_ns summed over the programs connstate
 #    holds (kernel.bpf_stats_enabled=1 while this runs), divided by wrk's
-#    request count. Rounds interleave untraced, each hook mode, floor.
+#    request count; and the tracer's own process's CPU time (connstate
+#    reading and printing the events) per request, at the clock tick's
+#    grain. Rounds interleave untraced, each hook mode, floor.
 # 3. Host-wide TLS tax: a TLS server (a second nginx) and its client (wrk,
 #    https, keep-alive), neither a target, both mapping the libssl the
 #    target nginx of 2. maps: wrk's req/s with connstate attached to that
