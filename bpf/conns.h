@@ -3,17 +3,19 @@
  * Where the kernel keeps its entry of each tracked connection, shared by
  * connstate.bpf.c and tls.bpf.c (the loader reuses the maps).
  *
- * The hash map "conns" costs a handshake's insert about 350 ns and a
+ * The hash map "conns" cost a handshake's insert about 320 ns and a
  * close's delete about 140 ns on our 2-vCPU VM under the sock tracepoints:
- * the handshake runs in the softirq of the client's CPU, the close in the
- * server's task, so the preallocated elements a close frees go to one
- * CPU's free list and every insert takes one from another CPU's. Under the
- * sock tracepoints (Linux 6.2+) the entries live instead in two arrays
- * allocated whole (struct cs_conn_row in connstate.h): a lookup is two
- * loads of one row, an insert claims a free way with a compare-and-swap,
- * a delete is a store. Other modes keep the hash: 5.10's verifier refuses
- * any program holding a compare-and-swap, so only the sock tracepoints'
- * programs insert into the table (conn_put()'s table argument).
+ * the handshake runs in a softirq (over loopback, on the client's CPU), the
+ * close in the server's task, so the preallocated elements a close frees
+ * go to one CPU's free list and every insert takes one from another CPU's.
+ * Under the sock tracepoints (Linux 6.2+) the entries live instead in two
+ * arrays allocated whole (struct cs_conn_row in connstate.h): a lookup
+ * reads one row (two if the socket is not in its first), an insert claims
+ * a free way with a compare-and-swap, a delete is a store. The keys are
+ * the sockets' addresses as numbers (ptr_bits()). Other modes keep the
+ * hash: 5.10's verifier refuses any program holding a compare-and-swap,
+ * so only the sock tracepoints' programs insert into the table
+ * (conn_put()'s table argument).
  */
 #ifndef CONNSTATE_CONNS_H
 #define CONNSTATE_CONNS_H
