@@ -179,6 +179,44 @@ static void unparsed_request_prints_dashes(void **st)
 				     "75 B in, 512 B out\n");
 }
 
+/* durations in ms with three decimals, rounded half up, the same in text
+ * and JSON; an incomplete request and large counts */
+static void durations_and_counts(void **st)
+{
+	static const struct {
+		uint64_t ns;
+		const char *ms;
+	} cases[] = {
+		{ 0, "0.000" },		  { 499, "0.000" },	    { 500, "0.001" },
+		{ 1234499, "1.234" },	  { 1234500, "1.235" },	    { 999999500, "1000.000" },
+		{ 3600000000000ULL, "3600000.000" },
+	};
+	struct fixture *fx = *st;
+	char want[512];
+	size_t i;
+
+	strcpy(fx->r.target, "/");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx->r.end_ns = fx->r.start_ns + cases[i].ns;
+		fx->r.bytes_in = 18446744073709551615ULL;
+		fx->r.bytes_out = 0;
+		fx->o.json = false;
+		output_request(&fx->o, &fx->c, &fx->r, i % 2);
+		fx->o.json = true;
+		output_request(&fx->o, &fx->c, &fx->r, i % 2);
+		snprintf(want, sizeof(want),
+			 TEXT_PREFIX "GET / HTTP/1.1 -> 200%s, %s ms, 18446744073709551615 B in, "
+				     "0 B out\n",
+			 i % 2 ? "" : " (incomplete)", cases[i].ms);
+		assert_non_null(strstr(out(fx), want));
+		snprintf(want, sizeof(want),
+			 "\"complete\":%s,\"duration_ms\":%s,\"bytes_in\":18446744073709551615,"
+			 "\"bytes_out\":0}\n",
+			 i % 2 ? "true" : "false", cases[i].ms);
+		assert_non_null(strstr(out(fx), want));
+	}
+}
+
 static void warning_text_is_escaped(void **st)
 {
 	struct fixture *fx = *st;
@@ -217,6 +255,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(target_cut_inside_a_character_is_escaped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(unparsed_request_prints_dashes, setup, teardown),
+		cmocka_unit_test_setup_teardown(durations_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(warning_text_is_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(state_line_is_unchanged, setup, teardown),
 	};
