@@ -328,44 +328,49 @@ static void start_body(struct http1_parser *p, enum http1_body body, const struc
 static size_t feed_head(struct http1_parser *p, const uint8_t *d, size_t len,
 			const struct http1_cb *cb, void *ctx)
 {
-	const uint8_t *start = NULL;
+	const uint8_t *start, *nl;
 	struct http1_head h;
 	enum http1_body body;
-	size_t i, n;
+	size_t i = 0, k, n;
 
-	for (i = 0; i < len; i++) {
-		uint8_t c = d[i];
-
-		if (!p->head_started) {
-			/* a request may be preceded by empty lines (RFC 9112 2.2) */
-			if (!p->response && (c == '\r' || c == '\n')) {
-				p->msg_bytes++;
-				continue;
-			}
-			p->head_started = true;
-		}
-		if (!start)
-			start = d + i;
-		p->head_len++;
-		p->msg_bytes++;
-		if (c == '\n') {
-			if (++p->head_nl == 2)
-				break;
-		} else if (c != '\r') {
-			p->head_nl = 0;
-		}
+	if (!p->head_started) {
+		/* a request may be preceded by empty lines (RFC 9112 2.2) */
+		while (!p->response && i < len && (d[i] == '\r' || d[i] == '\n'))
+			i++;
+		p->msg_bytes += i;
+		p->head_started = i < len;
 	}
-	n = start ? (size_t)(d + (i == len ? len : i + 1) - start) : 0;
+	if (i == len)
+		return len;
+	/* line by line (memchr finds each end) to the empty line: head_nl
+	 * counts the newlines with nothing but '\r' between them */
+	start = d + i;
+	for (;;) {
+		nl = memchr(d + i, '\n', len - i);
+		k = nl ? (size_t)(nl - d) : len;
+		for (; i < k; i++) {
+			if (d[i] != '\r') {
+				p->head_nl = 0;
+				break;
+			}
+		}
+		i = k;
+		if (!nl || ++p->head_nl == 2 || ++i == len)
+			break;
+	}
+	n = (size_t)(d + (i == len ? len : i + 1) - start);
+	p->head_len += n;
+	p->msg_bytes += n;
 	if (i == len) {
 		/* unfinished; a block whose start we did not keep stays unparsed */
-		if (start && p->head_len == n && !p->lines) {
+		if (p->head_len == n && !p->lines) {
 			p->lines = malloc(sizeof(*p->lines));
 			if (p->lines) {
 				memset(p->lines, 0, sizeof(*p->lines));
 				head_reset(&p->lines->h, p->response);
 			}
 		}
-		if (start && p->lines)
+		if (p->lines)
 			lines_feed(p->lines, start, n);
 		return len;
 	}
