@@ -93,8 +93,17 @@ else:
 PY
 client() { python3 "$work/client.py" "$@"; }
 client held "$port" "$HELD" >"$work/held" || fail_all "the held connections' client failed"
-# every handler thread gone, and connstate caught up with them
+# every handler thread gone, and connstate caught up with them: each
+# client it told of told closed
+all_closed() {
+	python3 -c 'import json, sys
+seen = {}
+for o in map(json.loads, open(sys.argv[1])):
+    seen.setdefault(o["client"], set()).add(o.get("state"))
+sys.exit(0 if seen and all("closed" in v for v in seen.values()) else 1)' "$work/cs.out"
+}
 wait_until 20 sh -c "grep -q '^Threads:[[:space:]]*1\$' /proc/$server/status"
+wait_until 20 all_closed
 sleep 1
 held_lines=$(wc -l <"$work/cs.out")
 
