@@ -60,38 +60,33 @@ echo "$SUITE: the store is the $store (--hooks=$HOOKS)"
 # and left open); prints index:port of each connection, or "ready"
 cat >"$work/client.py" <<'PY'
 import socket, sys, time
+from ok_server import answered
 mode, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def conn():
     return socket.create_connection(("127.0.0.1", port))
-def answered(s, path):
-    s.sendall(b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
-    got = b""
-    while not got.endswith(b"\r\n\r\nok"):
-        b = s.recv(4096)
-        if not b:
-            raise SystemExit("server closed early")
-        got += b
-    return "%s:%d" % (path[1:], s.getsockname()[1])
+def told(s, name):
+    answered(s, "/" + name)
+    return "%s:%d" % (name[1:], s.getsockname()[1])
 if mode == "held":
     socks = [conn() for _ in range(n)]
-    print(" ".join(answered(s, "h%d" % i) for i, s in enumerate(socks)))
+    print(" ".join(told(s, "h%d" % i) for i, s in enumerate(socks)))
     for s in socks:
         s.close()
 elif mode == "serial":
-    told = []
+    ports = []
     for i in range(n):
         s = conn()
-        told.append(answered(s, "s%d" % i))
+        ports.append(told(s, "s%d" % i))
         s.close()
-    print(" ".join(told))
+    print(" ".join(ports))
 else:
     socks = [conn() for _ in range(n)]
     for s in socks:
-        answered(s, "o0")
+        told(s, "o0")
     print("ready", flush=True)
     time.sleep(30)
 PY
-client() { python3 "$work/client.py" "$@"; }
+client() { PYTHONPATH=$here python3 "$work/client.py" "$@"; }
 client held "$port" "$HELD" >"$work/held" || fail_all "the held connections' client failed"
 # every handler thread gone, and connstate caught up with them: each
 # client it told of told closed

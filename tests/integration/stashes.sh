@@ -37,19 +37,14 @@ fi
 
 # CONNS connections one after another (each a new server thread that ends
 # with it), then one connection with CONNS requests (one thread throughout)
-python3 - "$port" "$CONNS" "$REQS" >"$work/ports" <<'PY'
+PYTHONPATH=$here python3 - "$port" "$CONNS" "$REQS" >"$work/ports" <<'PY'
 import socket, sys
+from ok_server import answered
 port, conns, reqs = (int(a) for a in sys.argv[1:])
 def run(n):
     s = socket.create_connection(("127.0.0.1", port))
     for i in range(n):
-        s.sendall(b"GET /r%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
-        got = b""
-        while not got.endswith(b"\r\n\r\nok"):
-            b = s.recv(4096)
-            if not b:
-                raise SystemExit("server closed early")
-            got += b
+        answered(s, "/r%d" % i)
     p = s.getsockname()[1]
     s.close()
     return p
