@@ -13,9 +13,9 @@
  * reads one row (two if the socket is not in its first), an insert claims
  * a free way with a compare-and-swap, a delete is a store. The keys are
  * the sockets' addresses as numbers (ptr_bits()). Other modes keep the
- * hash: 5.10's verifier refuses any program holding a compare-and-swap,
- * so only the sock tracepoints' programs insert into the table
- * (conn_put()'s table argument).
+ * hash: 5.10 has no compare-and-swap (BPF atomics beyond add came in
+ * 5.12), so only the sock tracepoints' programs, which 5.10 never loads,
+ * hold one and insert into the table (conn_put()'s table argument).
  */
 #ifndef CONNSTATE_CONNS_H
 #define CONNSTATE_CONNS_H
