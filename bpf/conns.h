@@ -50,22 +50,28 @@ const volatile __u32 conn_rows = 1;
  * written (no lookup matches it, no insert takes it). */
 #define CONN_CLAIMED 1
 
+/* The way of socket key in row, or CS_CONN_WAYS if it has none. */
+static __always_inline __u32 conn_way(const struct cs_conn_row *row, __u64 key)
+{
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < CS_CONN_WAYS; i++)
+		if (row->key[i] == key)
+			break;
+	return i;
+}
+
 /* The entry of socket key in row r of the table, or NULL. */
 static __always_inline struct cs_conn *conn_row_find(__u32 r, __u64 key)
 {
 	struct cs_conn_row *row = bpf_map_lookup_elem(&conn_keys, &r);
 	__u32 i, idx;
 
-	if (!row)
+	if (!row || (i = conn_way(row, key)) >= CS_CONN_WAYS)
 		return NULL;
-#pragma unroll
-	for (i = 0; i < CS_CONN_WAYS; i++) {
-		if (row->key[i] == key) {
-			idx = r * CS_CONN_WAYS + i;
-			return bpf_map_lookup_elem(&conn_vals, &idx);
-		}
-	}
-	return NULL;
+	idx = r * CS_CONN_WAYS + i;
+	return bpf_map_lookup_elem(&conn_vals, &idx);
 }
 
 /* The entry of socket key, or NULL. */
@@ -94,12 +100,10 @@ static __always_inline void conn_remove(__u64 key)
 		row = bpf_map_lookup_elem(&conn_keys, &r);
 		if (!row)
 			return;
-#pragma unroll
-		for (i = 0; i < CS_CONN_WAYS; i++) {
-			if (row->key[i] == key) {
-				row->key[i] = 0;
-				return;
-			}
+		i = conn_way(row, key);
+		if (i < CS_CONN_WAYS) {
+			row->key[i] = 0;
+			return;
 		}
 	}
 }
@@ -163,32 +167,26 @@ static __always_inline struct cs_conn *conn_put(__u64 key, const struct cs_conn 
 		return bpf_map_lookup_elem(&conns, &key);
 	}
 	r0 = cs_conn_row_of(key, conn_rows, 0);
-	if (replace) {
-		c = conn_find(key);
-		if (c) {
-			*c = *init;
-			return c;
-		}
-		return conn_row_claim(r0, key, init) ?:
-		       conn_row_claim(cs_conn_row_of(key, conn_rows, 1), key, init);
-	}
 	row = bpf_map_lookup_elem(&conn_keys, &r0);
 	if (!row)
 		return NULL;
 	/* held for a few loads and stores: a holder interrupted on this CPU
 	 * makes this one give up (counted as no room) rather than spin */
-	for (i = 0; i < 64; i++)
+	for (i = 0; !replace && i < 64; i++)
 		if (!__sync_val_compare_and_swap(&row->lock, 0, 1))
 			break;
 	if (i == 64)
 		return NULL;
 	c = conn_find(key);
-	if (c)
+	if (c && replace)
+		*c = *init;
+	else if (c)
 		*made = false;
 	else
 		c = conn_row_claim(r0, key, init) ?:
 		    conn_row_claim(cs_conn_row_of(key, conn_rows, 1), key, init);
-	__sync_lock_test_and_set(&row->lock, 0);
+	if (!replace)
+		__sync_lock_test_and_set(&row->lock, 0);
 	return c;
 }
 

@@ -1357,7 +1357,9 @@ static __always_inline int io_finish(__u64 id, struct stash *stp, long ret, stru
 		}
 		if (c->h2 == CS_H2_YES) {
 			if (cs_walk_setup(st.kind, st.ptr, st.cnt, ret)) {
-				h2_walk(s, c, ptr_value((void *)st.sk), st.dir == CS_EV_WRITE, ret, off);
+				/* a number already under the sock tracepoints (sk_key()) */
+				h2_walk(s, c, socktp_hooks ? st.sk : ptr_value((void *)st.sk),
+					st.dir == CS_EV_WRITE, ret, off);
 			} else {
 				c->h2 = CS_H2_LOST;
 				s->e.flags |= CS_F_WALK_CUT;
